@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one definition of rstrace's kernel record, shared by rstrace.bpf.c and
+ * the addon (native/). The addon exports every offset below to JavaScript so
+ * that the TypeScript decoder is checked against this file, not a copy of it.
+ */
+#ifndef RSTRACE_H
+#define RSTRACE_H
+
+#define RST_COMM_LEN 16
+
+/* What happened on the wire. */
+enum rst_kind {
+	RST_KIND_SENT = 1,     /* this host put a RST on the wire */
+	RST_KIND_RECEIVED = 2, /* this host received a RST */
+	RST_KIND_ABORT = 3,    /* connection aborted with no RST (timeout, ICMP, destroy) */
+};
+
+/* Which hook produced the record (kept for diagnosis and classification). */
+enum rst_hook {
+	RST_HOOK_SEND_RESET = 1,
+	RST_HOOK_RECEIVE_RESET = 2,
+	RST_HOOK_SET_STATE = 3,
+	RST_HOOK_DESTROY = 4,
+};
+
+/* Facts the classifier needs that are cheaper to test in the kernel. */
+enum rst_flag {
+	RST_F_HAS_SK = 1 << 0,        /* a socket (full, request or TIME_WAIT) was involved */
+	RST_F_HAS_REASON = 1 << 1,    /* `reason` is the kernel's sk_rst_reason */
+	RST_F_OWNER_KNOWN = 1 << 2,   /* owner_* came from the owner map */
+	RST_F_IN_TASK = 1 << 3,       /* the context task holds the socket lock: it is the actor */
+	RST_F_LINGER0 = 1 << 4,       /* SO_LINGER on with a zero linger time */
+	RST_F_DEAD = 1 << 5,          /* socket already orphaned by close() */
+	RST_F_ACCEPTQ_FULL = 1 << 6,  /* listener's accept queue was full */
+	RST_F_FULLSOCK = 1 << 7,      /* unread/unsent/probes were read from a tcp_sock */
+	RST_F_KEEPALIVE = 1 << 8,     /* SO_KEEPALIVE set */
+	RST_F_USER_TIMEOUT = 1 << 9,  /* TCP_USER_TIMEOUT set */
+	RST_F_IN_SYSCALL = 1 << 10,   /* `syscall` holds the context task's syscall number */
+	RST_F_PREV_STATE = 1 << 11,   /* `prev_state` was remembered from the CLOSE transition */
+	RST_F_RCV_SHUTDOWN = 1 << 12, /* receive side shut down (after close() or shutdown()) */
+};
+
+/* A reason value that the kernel never uses: "the kernel gave none". */
+#define RST_REASON_NONE 0xffffffffu
+
+/* One record per event. Fixed size, explicit widths and padding. */
+struct rst_event {
+	__u64 ts_ns;                  /*   0: bpf_ktime_get_boot_ns() */
+	__u64 cookie;                 /*   8: socket cookie, 0 if no socket */
+	__u64 cgroup_id;              /*  16: owner's cgroup v2 id (context's when no owner) */
+	__u64 ino;                    /*  24: socket inode, for /proc attribution */
+	__u8 laddr[16];               /*  32: this host's address (IPv4 in the first 4 bytes) */
+	__u8 raddr[16];               /*  48: the peer's address */
+	__u32 netns;                  /*  64: network namespace inode */
+	__u32 reason;                 /*  68: enum sk_rst_reason, or RST_REASON_NONE */
+	__u32 owner_pid;              /*  72: owner's tgid from the owner map, 0 if unknown */
+	__u32 owner_tid;              /*  76: owner's thread that last acted */
+	__u32 ctx_pid;                /*  80: tgid of the task the hook ran in */
+	__u32 ctx_tid;                /*  84 */
+	__u32 unread;                 /*  88: rcv_nxt - copied_seq */
+	__u32 unsent;                 /*  92: write_seq - snd_una */
+	__u16 lport;                  /*  96: host byte order */
+	__u16 rport;                  /*  98 */
+	__u16 family;                 /* 100: AF_INET or AF_INET6 */
+	__u8 kind;                    /* 102: enum rst_kind */
+	__u8 state;                   /* 103: TCP state seen by the hook (0 = no socket) */
+	__u8 prev_state;              /* 104: state before the reset was decided */
+	__u8 tcp_flags;               /* 105: flags of the segment that caused a socket-less reset */
+	__u8 sk_err;                  /* 106: socket error at the time */
+	__u8 probes;                  /* 107: keepalive probes sent (icsk_probes_out) */
+	__u16 flags;                  /* 108: enum rst_flag */
+	__u8 hook;                    /* 110: enum rst_hook */
+	__u8 old_state;               /* 111: for set_state records: the state left */
+	__u32 syscall;                /* 112: context task's syscall nr (valid with RST_F_IN_SYSCALL) */
+	__u32 _pad;                   /* 116 */
+	char owner_comm[RST_COMM_LEN]; /* 120 */
+	char ctx_comm[RST_COMM_LEN];  /* 136 */
+};                                    /* 152 */
+
+/* Per-CPU counters: every reason a record may not reach user space. */
+enum rst_counter {
+	RST_CNT_EMITTED = 0,  /* records committed to the ring buffer */
+	RST_CNT_LOST = 1,     /* ring buffer full: record dropped */
+	RST_CNT_FILTERED = 2, /* dropped by an in-kernel filter */
+	RST_CNT_MAX = 3,
+};
+
+#endif /* RSTRACE_H */

@@ -1,0 +1,296 @@
+// Load, attach, poll, detach. Thin on purpose: records cross to JavaScript
+// as raw bytes, one Buffer per batch, and every libbpf failure becomes a JS
+// Error carrying errno and what to do about it.
+#include "tracer.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <string>
+
+#include <linux/types.h>
+
+#include "errors.h"
+#include "rstrace.h"
+#include "rstrace.skel.h"
+
+namespace {
+
+constexpr size_t kMaxQueuedBatches = 8;
+
+struct Batch {
+  std::vector<uint8_t> bytes;
+  size_t records;
+};
+
+uint64_t NumberOption(const Napi::Object& o, const char* key, uint64_t dflt) {
+  if (!o.Has(key)) return dflt;
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return dflt;
+  if (v.IsBigInt()) {
+    bool lossless;
+    return v.As<Napi::BigInt>().Uint64Value(&lossless);
+  }
+  return static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue());
+}
+
+}  // namespace
+
+Napi::Function Tracer::Init(Napi::Env env) {
+  return DefineClass(env, "Tracer",
+                     {
+                         InstanceMethod("start", &Tracer::Start),
+                         InstanceMethod("counters", &Tracer::Counters),
+                         InstanceMethod("close", &Tracer::Close),
+                         InstanceMethod("attached", &Tracer::Attached),
+                     });
+}
+
+// new Tracer(options): open, configure, load and attach. Throws with a remedy.
+Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
+  Napi::Env env = info.Env();
+  Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>()
+                                                              : Napi::Object::New(env);
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+    ThrowError(env, "BTF not found at /sys/kernel/btf/vmlinux", ENOENT,
+               "this kernel was built without CONFIG_DEBUG_INFO_BTF; rstrace needs a kernel with BTF");
+    return;
+  }
+  LibbpfLog log;
+  skel_ = rstrace_bpf__open();
+  if (!skel_) {
+    ThrowLibbpf(env, "opening the BPF object", errno, log.Text());
+    return;
+  }
+  skel_->rodata->filter_tgid = NumberOption(opts, "filterTgid", 0);
+  skel_->rodata->filter_port = NumberOption(opts, "filterPort", 0);
+  skel_->rodata->filter_netns = NumberOption(opts, "filterNetns", 0);
+  skel_->rodata->filter_cgroup = NumberOption(opts, "filterCgroup", 0);
+  skel_->rodata->assume_no_reason = opts.Has("assumeNoReason") && opts.Get("assumeNoReason").ToBoolean();
+  skel_->rodata->wakeup_bytes = NumberOption(opts, "wakeupBytes", 1u << 20);
+  poll_timeout_ms_ = static_cast<int>(NumberOption(opts, "pollTimeoutMs", 10));
+  max_pending_bytes_ = NumberOption(opts, "maxPendingBytes", 64u << 20);
+
+  // Optional hooks the caller found missing on this kernel (see src/kernel/).
+  if (opts.Has("skipPrograms") && opts.Get("skipPrograms").IsArray()) {
+    Napi::Array skip = opts.Get("skipPrograms").As<Napi::Array>();
+    for (uint32_t i = 0; i < skip.Length(); i++) {
+      std::string name = skip.Get(i).ToString().Utf8Value();
+      struct bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, name.c_str());
+      if (prog) bpf_program__set_autoload(prog, false);
+    }
+  }
+
+  int err = rstrace_bpf__load(skel_);
+  if (err) {
+    ThrowLibbpf(env, "loading the BPF programs", -err, log.Text());
+    Shutdown();
+    return;
+  }
+  struct bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    if (!bpf_program__autoload(prog)) continue;
+    struct bpf_link* link = bpf_program__attach(prog);
+    if (!link) {
+      int e = errno;
+      std::string what = std::string("attaching ") + bpf_program__name(prog);
+      ThrowLibbpf(env, what.c_str(), e, log.Text());
+      Shutdown();
+      return;
+    }
+    // The skeleton owns the links so that destroy() detaches them all.
+    for (int i = 0; i < skel_->skeleton->prog_cnt; i++) {
+      if (*skel_->skeleton->progs[i].prog == prog) *skel_->skeleton->progs[i].link = link;
+    }
+    attached_.push_back(bpf_program__name(prog));
+  }
+  rb_ = ring_buffer__new(bpf_map__fd(skel_->maps.events), &Tracer::OnRecord, this, nullptr);
+  if (!rb_) {
+    ThrowLibbpf(env, "creating the ring buffer reader", errno, log.Text());
+    Shutdown();
+    return;
+  }
+  // Detach on process exit even if JS never calls close().
+  napi_add_env_cleanup_hook(env, [](void* self) { static_cast<Tracer*>(self)->Shutdown(); }, this);
+}
+
+Tracer::~Tracer() {
+  Shutdown();
+  napi_remove_env_cleanup_hook(Env(), [](void* self) { static_cast<Tracer*>(self)->Shutdown(); }, this);
+}
+
+int Tracer::OnRecord(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<Tracer*>(ctx);
+  if (size != sizeof(struct rst_event)) return 0;  // never produced; keeps the batch aligned
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  self->pending_.insert(self->pending_.end(), p, p + size);
+  self->pending_records_++;
+  return 0;
+}
+
+// start(onBatch): onBatch(buffer, records) is called on the JS thread once per batch.
+Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!skel_ || !rb_) {
+    ThrowError(env, "the tracer is closed", EBADF, "create a new Tracer");
+    return env.Undefined();
+  }
+  if (running_) {
+    ThrowError(env, "the tracer is already started", EBUSY, "call start() once");
+    return env.Undefined();
+  }
+  if (info.Length() < 1 || !info[0].IsFunction()) {
+    Napi::TypeError::New(env, "start(onBatch) needs a function").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::shared_ptr<CloseWaiter> waiter = close_waiter_;
+  tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "rstrace-batches",
+                                        kMaxQueuedBatches, 1, [waiter](Napi::Env e) {
+                                          if (waiter->deferred) waiter->deferred->Resolve(e.Undefined());
+                                        });
+  tsfn_live_ = true;
+  pending_.reserve(1u << 20);
+  running_ = true;
+  poller_ = std::thread(&Tracer::PollLoop, this);
+  return env.Undefined();
+}
+
+void Tracer::Flush(bool blocking) {
+  if (pending_records_ == 0 || !tsfn_live_) return;
+  auto* batch = new Batch{std::move(pending_), pending_records_};
+  pending_ = std::vector<uint8_t>();
+  pending_.reserve(1u << 20);
+  pending_records_ = 0;
+  auto deliver = [](Napi::Env env, Napi::Function cb, Batch* b) {
+    if (env == nullptr || cb == nullptr) {  // the environment is shutting down
+      delete b;
+      return;
+    }
+    size_t records = b->records;
+    uint8_t* data = b->bytes.data();
+    size_t len = b->bytes.size();
+    auto buf = Napi::Buffer<uint8_t>::New(env, data, len, [](Napi::Env, uint8_t*, Batch* owner) { delete owner; }, b);
+    cb.Call({buf, Napi::Number::New(env, static_cast<double>(records))});
+  };
+  napi_status st = blocking ? tsfn_.BlockingCall(batch, deliver) : tsfn_.NonBlockingCall(batch, deliver);
+  if (st == napi_ok) {
+    delivered_ += batch->records;
+    batches_++;
+    return;
+  }
+  // JS is busy: keep the records and retry with the next poll (a bigger batch).
+  queue_full_++;
+  batch->bytes.insert(batch->bytes.end(), pending_.begin(), pending_.end());
+  batch->records += pending_records_;
+  pending_ = std::move(batch->bytes);
+  pending_records_ = batch->records;
+  delete batch;
+}
+
+void Tracer::PollLoop() {
+  while (running_) {
+    int n = ring_buffer__poll(rb_, poll_timeout_ms_);
+    if (n < 0 && n != -EINTR) {
+      poll_error_ = -n;
+      break;
+    }
+    // Wake-ups are batched in the kernel, so a timed-out poll still has data.
+    if (pending_.size() < max_pending_bytes_) {
+      ring_buffer__consume(rb_);
+    } else {
+      stalls_++;  // JS far behind: leave records in the ring; the kernel counts losses
+    }
+    Flush(false);
+  }
+}
+
+// Sums the per-CPU kernel counters; kept after close() so the final figures survive.
+void Tracer::ReadKernelCounters() {
+  if (!skel_) return;
+  int ncpu = libbpf_num_possible_cpus();
+  std::vector<uint64_t> vals(ncpu > 0 ? ncpu : 1);
+  std::vector<uint64_t> lost_per_cpu(vals.size());
+  uint64_t totals[RST_CNT_MAX] = {};
+  for (uint32_t key = 0; key < RST_CNT_MAX; key++) {
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.counters), &key, vals.data()) != 0) continue;
+    for (size_t c = 0; c < vals.size(); c++) {
+      totals[key] += vals[c];
+      if (key == RST_CNT_LOST) lost_per_cpu[c] = vals[c];
+    }
+  }
+  kernel_emitted_ = totals[RST_CNT_EMITTED];
+  kernel_lost_ = totals[RST_CNT_LOST];
+  kernel_filtered_ = totals[RST_CNT_FILTERED];
+  lost_per_cpu_ = std::move(lost_per_cpu);
+}
+
+Napi::Value Tracer::Counters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ReadKernelCounters();
+  Napi::Object out = Napi::Object::New(env);
+  auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
+  Napi::Array lost_per_cpu = Napi::Array::New(env, lost_per_cpu_.size());
+  for (size_t c = 0; c < lost_per_cpu_.size(); c++) lost_per_cpu.Set(c, num(lost_per_cpu_[c]));
+  out.Set("emitted", num(kernel_emitted_));
+  out.Set("lost", num(kernel_lost_));
+  out.Set("filtered", num(kernel_filtered_));
+  out.Set("lostPerCpu", lost_per_cpu);
+  out.Set("delivered", num(delivered_.load()));
+  out.Set("batches", num(batches_.load()));
+  out.Set("queueFull", num(queue_full_.load()));
+  out.Set("stalls", num(stalls_.load()));
+  out.Set("pollError", Napi::Number::New(env, poll_error_.load()));
+  return out;
+}
+
+Napi::Value Tracer::Attached(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env, attached_.size());
+  for (size_t i = 0; i < attached_.size(); i++) out.Set(i, attached_[i]);
+  return out;
+}
+
+// close(): detach, deliver what is still in the ring, and resolve once every
+// batch has reached JavaScript. Safe to call twice.
+Napi::Value Tracer::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto deferred = Napi::Promise::Deferred::New(env);
+  if (skel_) rstrace_bpf__detach(skel_);  // no new records from here on
+  ReadKernelCounters();
+  bool was_running = running_.exchange(false);
+  if (poller_.joinable()) poller_.join();
+  if (was_running && rb_ && tsfn_live_) {
+    ring_buffer__consume(rb_);
+    Flush(true);
+  }
+  if (tsfn_live_) {
+    // The finalizer resolves once every queued batch has reached JavaScript.
+    close_waiter_->deferred.emplace(deferred);
+    tsfn_live_ = false;
+    tsfn_.Release();
+  } else {
+    deferred.Resolve(env.Undefined());
+  }
+  Shutdown();
+  return deferred.Promise();
+}
+
+void Tracer::Shutdown() {
+  running_ = false;
+  if (poller_.joinable()) poller_.join();
+  if (rb_) {
+    ring_buffer__free(rb_);
+    rb_ = nullptr;
+  }
+  if (skel_) {
+    rstrace_bpf__destroy(skel_);
+    skel_ = nullptr;
+  }
+  if (tsfn_live_) {
+    tsfn_live_ = false;
+    tsfn_.Release();
+  }
+}

@@ -1,0 +1,64 @@
+// The tracer object: loads the BPF skeleton, attaches its programs, polls
+// the ring buffer on its own thread and hands raw record bytes to
+// JavaScript in batches. All meaning lives in src/.
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+struct rstrace_bpf;
+struct ring_buffer;
+
+class Tracer : public Napi::ObjectWrap<Tracer> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit Tracer(const Napi::CallbackInfo& info);
+  ~Tracer() override;
+
+ private:
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value Counters(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Attached(const Napi::CallbackInfo& info);
+
+  void Shutdown();
+  void ReadKernelCounters();
+  void PollLoop();
+  void Flush(bool force);
+  static int OnRecord(void* ctx, void* data, size_t size);
+
+  struct CloseWaiter {
+    std::optional<Napi::Promise::Deferred> deferred;
+  };
+
+  rstrace_bpf* skel_ = nullptr;
+  std::shared_ptr<CloseWaiter> close_waiter_ = std::make_shared<CloseWaiter>();
+  ring_buffer* rb_ = nullptr;
+  std::thread poller_;
+  std::atomic<bool> running_{false};
+  Napi::ThreadSafeFunction tsfn_;
+  bool tsfn_live_ = false;
+  std::vector<std::string> attached_;
+
+  // Records gathered in the ring buffer callback, handed over after each poll.
+  std::vector<uint8_t> pending_;
+  size_t pending_records_ = 0;
+  int poll_timeout_ms_ = 10;
+  size_t max_pending_bytes_ = 64u << 20;
+
+  // User-space counters (the kernel's are read from the counters map).
+  std::atomic<uint64_t> delivered_{0};
+  std::atomic<uint64_t> batches_{0};
+  std::atomic<uint64_t> queue_full_{0};   // a batch waited: JS was busy
+  std::atomic<uint64_t> stalls_{0};       // consumption paused: JS far behind
+  std::atomic<int> poll_error_{0};
+  uint64_t kernel_emitted_ = 0, kernel_lost_ = 0, kernel_filtered_ = 0;
+  std::vector<uint64_t> lost_per_cpu_;
+};

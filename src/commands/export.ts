@@ -1,0 +1,63 @@
+/** `rstrace export FILE`: commander wiring (the work is in src/export.ts). */
+import type { Command } from 'commander';
+import { reportCliError } from '../errors.js';
+import { exportTrace, fileOutput, parseFormat, stdoutOutput } from '../export.js';
+import { parseFilterOptions } from '../filter.js';
+import { describeDamage } from '../sinks/tracefile.js';
+import { FILTER_HELP } from './options.js';
+import { SINCE_HELP, UNTIL_HELP } from './report.js';
+
+interface ExportOpts {
+  format: string;
+  output?: string;
+  pid?: string;
+  comm?: string;
+  port?: string;
+  netns?: string;
+  cgroup?: string;
+  code?: string;
+  kind?: string;
+  since?: string;
+  until?: string;
+}
+
+export function registerExportCommand(program: Command): void {
+  program
+    .command('export')
+    .description('write a trace file out as JSON lines (exactly what `trace --json` printed) or CSV')
+    .argument('<file>', 'a trace file written by `rstrace trace -o FILE`')
+    .option('-f, --format <format>', 'jsonl (one JSON event per line) or csv (RFC 4180, header row, empty for null)', 'jsonl')
+    .option('-o, --output <file>', 'write to this file (created mode 0600) instead of standard output')
+    .option('--pid <pids>', FILTER_HELP.pid)
+    .option('--comm <names>', FILTER_HELP.comm)
+    .option('--port <ports>', FILTER_HELP.port)
+    .option('--netns <inodes>', FILTER_HELP.netns)
+    .option('--cgroup <pathOrId>', FILTER_HELP.cgroup)
+    .option('--code <codes>', FILTER_HELP.code)
+    .option('--kind <kinds>', FILTER_HELP.kind)
+    .option('--since <time>', SINCE_HELP)
+    .option('--until <time>', UNTIL_HELP)
+    .addHelpText('after', `
+The JSON fields and their order are the JSON event contract (time, kind, code,
+codeKey, reason, family, laddr, lport, raddr, rport, state, pid, tid, comm,
+attribution, cgroupId, netns, unread, unsent, cookie, ...); CSV has the same
+columns in the same order. A file cut off mid-record is exported up to the cut,
+with a warning on stderr.
+
+Examples:
+  rstrace export resets.rstrace | jq -c 'select(.code == 16)'
+  rstrace export resets.rstrace --format csv -o resets.csv
+  duckdb -c "select comm, count(*) from read_json_auto('/dev/stdin') group by 1" < <(rstrace export resets.rstrace)`)
+    .action(async (file: string, opts: ExportOpts) => {
+      try {
+        const format = parseFormat(opts.format);
+        const filter = parseFilterOptions({ ...opts });
+        const output = opts.output;
+        const out = output !== undefined ? () => fileOutput(output) : stdoutOutput;
+        const result = await exportTrace(file, format, out, filter);
+        if (result.damage) process.stderr.write(describeDamage(file, result.damage) + '\n');
+      } catch (err) {
+        reportCliError(err);
+      }
+    });
+}

@@ -1,0 +1,30 @@
+/** Option parsers shared by the commands: bad values are usage errors (exit 2). */
+import { InvalidArgumentError } from 'commander';
+
+export function positiveInt(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) <= 0) {
+      throw new InvalidArgumentError(`${name} takes a whole number greater than 0, got '${value}'`);
+    }
+    return Number(value);
+  };
+}
+
+export function positiveNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} takes a number of seconds greater than 0, got '${value}'`);
+    return n;
+  };
+}
+
+/** The filter options, shared by `trace`, `report` and `metrics`. */
+export const FILTER_HELP = {
+  pid: 'only resets owned by these process ids (comma-separated)',
+  comm: 'only resets owned by processes with these command names',
+  port: 'only resets with this local or remote port (comma-separated)',
+  netns: 'only resets in these network namespaces (inode, as in /proc/PID/ns/net or `ip netns identify`)',
+  cgroup: 'only resets owned by this cgroup (v2 path or id)',
+  code: 'only these reset codes (numbers or keys, e.g. 11,closed-with-data)',
+  kind: 'only these kinds: sent, received, abort',
+} as const;

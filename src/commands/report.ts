@@ -1,0 +1,63 @@
+/** `rstrace report FILE...`: commander wiring (the work is in src/report/). */
+import type { Command } from 'commander';
+import { reportCliError } from '../errors.js';
+import { parseFilterOptions } from '../filter.js';
+import { renderReport } from '../report/render.js';
+import { reportFiles } from '../report/run.js';
+import { FILTER_HELP, positiveInt } from './options.js';
+
+interface ReportOpts {
+  json?: boolean;
+  top: number;
+  pid?: string;
+  comm?: string;
+  port?: string;
+  netns?: string;
+  cgroup?: string;
+  code?: string;
+  kind?: string;
+  since?: string;
+  until?: string;
+}
+
+export const SINCE_HELP = 'only resets at or after this time: ISO (2026-11-26T07:00:00Z; UTC when no zone is given) or a duration ago (30s, 10m, 2h, 1d)';
+export const UNTIL_HELP = 'only resets at or before this time (same forms as --since)';
+
+export function registerReportCommand(program: Command): void {
+  program
+    .command('report')
+    .description('summarize trace files: resets by kind, by code, by process, by peer, by local port, and over time')
+    .argument('<file...>', 'trace files written by `rstrace trace -o FILE` (several are summed)')
+    .option('--json', 'print the report as one JSON object instead of tables')
+    .option('--top <n>', 'rows in each top list', positiveInt('--top'), 10)
+    .option('--pid <pids>', FILTER_HELP.pid)
+    .option('--comm <names>', FILTER_HELP.comm)
+    .option('--port <ports>', FILTER_HELP.port)
+    .option('--netns <inodes>', FILTER_HELP.netns)
+    .option('--cgroup <pathOrId>', FILTER_HELP.cgroup)
+    .option('--code <codes>', FILTER_HELP.code)
+    .option('--kind <kinds>', FILTER_HELP.kind)
+    .option('--since <time>', SINCE_HELP)
+    .option('--until <time>', UNTIL_HELP)
+    .addHelpText('after', `
+Every reset code is listed, zeros included, so that "none of those" is an
+answer too. Lost counts come from each file's trailer; a file without one (the
+trace was killed) is still read, and the report says its counters are missing.
+A file cut off mid-record is read up to the cut, with a warning on stderr.
+
+Examples:
+  rstrace report resets.rstrace
+  rstrace report day1.rstrace day2.rstrace --top 20
+  rstrace report resets.rstrace --code closed-with-data --comm nginx
+  rstrace report resets.rstrace --since 10m --json | jq '.byCode[] | select(.count > 0)'`)
+    .action((files: string[], opts: ReportOpts) => {
+      try {
+        const filter = parseFilterOptions({ ...opts });
+        const { report, warnings } = reportFiles(files, filter, opts.top);
+        for (const w of warnings) process.stderr.write(w + '\n');
+        process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : renderReport(report));
+      } catch (err) {
+        reportCliError(err);
+      }
+    });
+}

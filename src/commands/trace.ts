@@ -1,0 +1,85 @@
+/** `rstrace trace`: commander wiring for a live trace (the work is in src/trace.ts). */
+import { Command, Option } from 'commander';
+import { runTrace } from '../trace.js';
+import { parseFilterOptions, resolveCgroupId } from '../filter.js';
+import { FILTER_HELP, positiveInt, positiveNumber } from './options.js';
+
+interface Opts {
+  json?: boolean;
+  output?: string;
+  table?: boolean;
+  duration?: number;
+  count?: number;
+  pid?: string;
+  comm?: string;
+  port?: string;
+  netns?: string;
+  cgroup?: string;
+  code?: string;
+  kind?: string;
+  assumeNoReason?: boolean;
+}
+
+/** The options as given, for the trace file's header (no undefined values). */
+function recordable(opts: Opts): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(opts)) if (v !== undefined) out[k] = v as string | number | boolean;
+  return out;
+}
+
+/** A filter of exactly one value can be done in the kernel, so filtered resets cost nothing. */
+function single(list: number[] | undefined): number | undefined {
+  return list && list.length === 1 ? list[0] : undefined;
+}
+
+export function registerTraceCommand(program: Command): void {
+  program
+    .command('trace', { isDefault: true })
+    .description('trace TCP resets live: who (process, peer), why (reset code, kernel reason), as they happen')
+    .option('--json', 'print one JSON object per event (the JSON event contract) instead of the table')
+    .option('-o, --output <file>', 'also record a trace file (msgpack) for `report` and `export` later')
+    .option('--table', 'print the live table even when writing -o FILE')
+    .option('-d, --duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
+    .option('-c, --count <n>', 'stop after this many events', positiveInt('--count'))
+    .option('--pid <pids>', FILTER_HELP.pid)
+    .option('--comm <names>', FILTER_HELP.comm)
+    .option('--port <ports>', FILTER_HELP.port)
+    .option('--netns <inodes>', FILTER_HELP.netns)
+    .option('--cgroup <pathOrId>', FILTER_HELP.cgroup)
+    .option('--code <codes>', FILTER_HELP.code)
+    .option('--kind <kinds>', FILTER_HELP.kind)
+    .addOption(new Option('--assume-no-reason', 'behave as on a kernel without sk_rst_reason (before 6.10)').hideHelp())
+    .addHelpText('after', `
+Columns: TIME (UTC), KIND (sent: this host sent the RST; received: a RST arrived;
+abort: the connection died with no RST on the wire), CODE (see 'rstrace codes'),
+PID/COMM (the owner of the connection), LOCAL/REMOTE, STATE (TCP state when the
+reset was decided), REASON (the kernel's sk_rst_reason), WHY (a short phrase).
+
+Examples:
+  rstrace trace                              live table until Ctrl-C
+  rstrace trace --json --duration 60 | jq .  JSON lines for a minute
+  rstrace trace -o resets.rstrace --port 443 record resets on port 443
+  rstrace trace --code syn-unknown-port -c 10
+Needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF; see 'rstrace doctor'.`)
+    .action(async (opts: Opts) => {
+      const filter = parseFilterOptions({ ...opts });
+      const cgroup = opts.cgroup !== undefined ? resolveCgroupId(opts.cgroup) : undefined;
+      const code = await runTrace({
+        json: opts.json ?? false,
+        output: opts.output,
+        table: opts.table ?? false,
+        durationSec: opts.duration,
+        count: opts.count,
+        filter,
+        kernelFilter: {
+          filterTgid: single(filter.pids),
+          filterPort: single(filter.ports),
+          filterNetns: single(filter.netns),
+          filterCgroup: cgroup !== undefined ? BigInt(cgroup) : undefined,
+        },
+        assumeNoReason: opts.assumeNoReason ?? false,
+        recorded: recordable(opts),
+      });
+      process.exitCode = code;
+    });
+}

@@ -1,0 +1,175 @@
+/**
+ * Bytes -> RawRecord. The layout is bpf/rstrace.h's `struct rst_event`; the
+ * offsets below are checked against the addon's offsetof() values by
+ * test/unit/decode.test.ts, so the two cannot drift apart silently.
+ */
+
+export const RECORD_SIZE = 152;
+
+export const OFFSETS = {
+  ts_ns: 0, cookie: 8, cgroup_id: 16, ino: 24, laddr: 32, raddr: 48, netns: 64, reason: 68,
+  owner_pid: 72, owner_tid: 76, ctx_pid: 80, ctx_tid: 84, unread: 88, unsent: 92, lport: 96,
+  rport: 98, family: 100, kind: 102, state: 103, prev_state: 104, tcp_flags: 105, sk_err: 106,
+  probes: 107, flags: 108, hook: 110, old_state: 111, syscall: 112, owner_comm: 120, ctx_comm: 136,
+} as const;
+
+export const FLAG = {
+  HAS_SK: 1 << 0, HAS_REASON: 1 << 1, OWNER_KNOWN: 1 << 2, IN_TASK: 1 << 3, LINGER0: 1 << 4,
+  DEAD: 1 << 5, ACCEPTQ_FULL: 1 << 6, FULLSOCK: 1 << 7, KEEPALIVE: 1 << 8, USER_TIMEOUT: 1 << 9,
+  IN_SYSCALL: 1 << 10, PREV_STATE: 1 << 11, RCV_SHUTDOWN: 1 << 12,
+} as const;
+
+export const KIND = { SENT: 1, RECEIVED: 2, ABORT: 3 } as const;
+export const HOOK = { SEND_RESET: 1, RECEIVE_RESET: 2, SET_STATE: 3, DESTROY: 4 } as const;
+export const REASON_NONE = 0xffffffff;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const TCP_FLAG = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10 } as const;
+
+/** One kernel record, decoded but not yet interpreted. */
+export interface RawRecord {
+  /** boot-time clock, split so that no BigInt is needed on the hot path */
+  bootSec: number;
+  bootNsec: number;
+  cookie: bigint;
+  cgroupId: number;
+  ino: number;
+  family: number;
+  laddr: string;
+  raddr: string;
+  lport: number;
+  rport: number;
+  netns: number;
+  reason: number;
+  ownerPid: number;
+  ownerTid: number;
+  ownerComm: string;
+  ctxPid: number;
+  ctxTid: number;
+  ctxComm: string;
+  unread: number;
+  unsent: number;
+  kind: number;
+  state: number;
+  prevState: number;
+  tcpFlags: number;
+  skErr: number;
+  probes: number;
+  flags: number;
+  hook: number;
+  oldState: number;
+  syscall: number;
+}
+
+const TWO32 = 4294967296;
+
+function u64(dv: DataView, off: number): number {
+  // Exact up to 2^53: cgroup ids and inode numbers stay far below.
+  return dv.getUint32(off + 4, true) * TWO32 + dv.getUint32(off, true);
+}
+
+const v4Cache = new Map<number, string>();
+
+function ipv4(dv: DataView, off: number): string {
+  const key = dv.getUint32(off, false);
+  let s = v4Cache.get(key);
+  if (s === undefined) {
+    s = `${key >>> 24}.${(key >>> 16) & 255}.${(key >>> 8) & 255}.${key & 255}`;
+    if (v4Cache.size > 65536) v4Cache.clear();
+    v4Cache.set(key, s);
+  }
+  return s;
+}
+
+/** RFC 5952 text: lower case, longest run of zero groups as "::", IPv4-mapped kept dotted. */
+export function formatIpv6(bytes: Uint8Array): string {
+  const g: number[] = [];
+  for (let i = 0; i < 16; i += 2) g.push((bytes[i] << 8) | bytes[i + 1]);
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
+  }
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = g.map((x) => x.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  const head = hex.slice(0, bestStart).join(':');
+  const tail = hex.slice(bestStart + bestLen).join(':');
+  return `${head}::${tail}`;
+}
+
+const decoder = new TextDecoder();
+
+function comm(bytes: Uint8Array, off: number): string {
+  let end = off;
+  const limit = off + 16;
+  while (end < limit && bytes[end] !== 0) end++;
+  return decoder.decode(bytes.subarray(off, end));
+}
+
+export function decodeRecord(bytes: Uint8Array, dv: DataView, base: number): RawRecord {
+  const O = OFFSETS;
+  const family = dv.getUint16(base + O.family, true);
+  const tsLo = dv.getUint32(base + O.ts_ns, true);
+  const tsHi = dv.getUint32(base + O.ts_ns + 4, true);
+  // hi*2^32 + lo split into seconds and nanoseconds without losing precision
+  const a = tsHi * 294967296 + tsLo;
+  const bootSec = tsHi * 4 + Math.floor(a / 1e9);
+  const bootNsec = a % 1e9;
+  let laddr: string;
+  let raddr: string;
+  if (family === AF_INET6) {
+    laddr = formatIpv6(bytes.subarray(base + O.laddr, base + O.laddr + 16));
+    raddr = formatIpv6(bytes.subarray(base + O.raddr, base + O.raddr + 16));
+  } else {
+    laddr = ipv4(dv, base + O.laddr);
+    raddr = ipv4(dv, base + O.raddr);
+  }
+  return {
+    bootSec,
+    bootNsec,
+    cookie: dv.getBigUint64(base + O.cookie, true),
+    cgroupId: u64(dv, base + O.cgroup_id),
+    ino: u64(dv, base + O.ino),
+    family,
+    laddr,
+    raddr,
+    lport: dv.getUint16(base + O.lport, true),
+    rport: dv.getUint16(base + O.rport, true),
+    netns: dv.getUint32(base + O.netns, true),
+    reason: dv.getUint32(base + O.reason, true),
+    ownerPid: dv.getUint32(base + O.owner_pid, true),
+    ownerTid: dv.getUint32(base + O.owner_tid, true),
+    ownerComm: comm(bytes, base + O.owner_comm),
+    ctxPid: dv.getUint32(base + O.ctx_pid, true),
+    ctxTid: dv.getUint32(base + O.ctx_tid, true),
+    ctxComm: comm(bytes, base + O.ctx_comm),
+    unread: dv.getUint32(base + O.unread, true),
+    unsent: dv.getUint32(base + O.unsent, true),
+    kind: dv.getUint8(base + O.kind),
+    state: dv.getUint8(base + O.state),
+    prevState: dv.getUint8(base + O.prev_state),
+    tcpFlags: dv.getUint8(base + O.tcp_flags),
+    skErr: dv.getUint8(base + O.sk_err),
+    probes: dv.getUint8(base + O.probes),
+    flags: dv.getUint16(base + O.flags, true),
+    hook: dv.getUint8(base + O.hook),
+    oldState: dv.getUint8(base + O.old_state),
+    syscall: dv.getUint32(base + O.syscall, true),
+  };
+}
+
+/** Decodes a batch as the addon hands it over: `records` back-to-back records. */
+export function decodeBatch(batch: Uint8Array, records: number): RawRecord[] {
+  const n = Math.min(records, Math.floor(batch.byteLength / RECORD_SIZE));
+  const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+  const out = new Array<RawRecord>(n);
+  for (let i = 0; i < n; i++) out[i] = decodeRecord(batch, dv, i * RECORD_SIZE);
+  return out;
+}

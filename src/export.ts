@@ -1,0 +1,209 @@
+/**
+ * `rstrace export`: a trace file as JSON lines (byte for byte what
+ * `trace --json` printed live) or CSV (RFC 4180), for jq, DuckDB and
+ * spreadsheets. Streams the file batch by batch, so memory stays flat.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { EVENT_FIELDS, type ResetEvent } from './event.js';
+import { RstraceError } from './errors.js';
+import { matchesFilter, isEmptyFilter, type EventFilter } from './filter.js';
+import { TraceReader, type TraceDamage, type TraceTrailer } from './sinks/tracefile.js';
+
+export type ExportFormat = 'jsonl' | 'csv';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['jsonl', 'csv'];
+
+export function parseFormat(text: string): ExportFormat {
+  if ((EXPORT_FORMATS as readonly string[]).includes(text)) return text as ExportFormat;
+  throw new RstraceError(`--format: unknown format '${text}'`, `give one of ${EXPORT_FORMATS.join(', ')}`, 2);
+}
+
+// ---------------------------------------------------------------------------
+// Line encoders. Both are compiled from EVENT_FIELDS so that a field added to
+// the contract shows up here without an edit, and each field is a plain
+// property load (a generic loop over field names costs several times more,
+// and `export` is meant to run at a million events a second).
+
+type Encode = (e: ResetEvent) => string;
+
+/** Remembers the encoding of strings that repeat (comm, addresses, keys); bounded. */
+function cached(encode: (s: string) => string, limit = 50_000): (s: string) => string {
+  let cache = new Map<string, string>();
+  return (s) => {
+    let out = cache.get(s);
+    if (out === undefined) {
+      if (cache.size >= limit) cache = new Map();
+      out = encode(s);
+      cache.set(s, out);
+    }
+    return out;
+  };
+}
+
+/**
+ * A function equal to `toJsonLine` (sinks/jsonl.ts) for every event, only
+ * faster; test/unit/export.test.ts holds them to the same output.
+ */
+export function jsonLineEncoder(): Encode {
+  const str = cached((s) => JSON.stringify(s));
+  const value = (v: unknown): string => {
+    if (typeof v === 'string') return str(v);
+    if (typeof v === 'number') return Number.isFinite(v) ? '' + v : 'null';
+    if (v === null || v === undefined) return 'null';
+    return JSON.stringify(v) ?? 'null';
+  };
+  // time and cookie differ in every event: caching them would only churn the cache
+  const unique = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : value(v));
+  const parts = EVENT_FIELDS.map((f) =>
+    `${JSON.stringify(JSON.stringify(f) + ':')} + ${f === 'time' || f === 'cookie' ? 'u' : 'v'}(e[${JSON.stringify(f)}])`);
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function('v', 'u', `return function (e) { return "{" + ${parts.join(' + "," + ')} + "}"; };`)(value, unique) as Encode;
+}
+
+/** RFC 4180: quote a field holding a comma, quote, CR or LF; double the quotes. */
+export function csvField(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'number') return Number.isFinite(v) ? '' + v : '';
+  const s = String(v);
+  return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+}
+
+export function csvHeader(): string {
+  return EVENT_FIELDS.map(csvField).join(',');
+}
+
+export function csvLineEncoder(): Encode {
+  const str = cached(csvField);
+  const value = (v: unknown): string => (typeof v === 'string' ? str(v) : csvField(v));
+  const parts = EVENT_FIELDS.map((f) => `v(e[${JSON.stringify(f)}])`);
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function('v', `return function (e) { return ${parts.join(' + "," + ')}; };`)(value) as Encode;
+}
+
+// ---------------------------------------------------------------------------
+// Output
+
+export interface ExportOutput {
+  write(chunk: string): Promise<void>;
+  end(): Promise<void>;
+  /** the reader went away (`| head`): stop quietly */
+  readonly closed: boolean;
+}
+
+/** stdout, with back-pressure; EPIPE (the reader exited) ends the export quietly. */
+export function stdoutOutput(stream: NodeJS.WritableStream & { writableLength?: number } = process.stdout): ExportOutput {
+  let closed = false;
+  let failure: Error | null = null;
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') closed = true;
+    else failure = err;
+  });
+  const check = (): void => {
+    if (failure) {
+      throw new RstraceError(`cannot write to standard output: ${failure.message}`, 'check where the output goes, or use -o FILE', 1);
+    }
+  };
+  const drained = (): Promise<void> => new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done); stream.off('error', done); stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done); stream.on('error', done); stream.on('close', done);
+  });
+  return {
+    get closed() { return closed; },
+    async write(chunk) {
+      check();
+      if (closed) return;
+      if (!stream.write(chunk)) await drained();
+      check();
+    },
+    async end() {
+      check();
+    },
+  };
+}
+
+/** A file, created 0600 like the trace it comes from (it names the same processes and peers). */
+export function fileOutput(path: string): ExportOutput {
+  let fd: number;
+  try {
+    fd = openSync(path, 'w', 0o600);
+  } catch (err) {
+    throw new RstraceError(`cannot create ${path}: ${(err as Error).message}`, 'give -o a path in a directory you can write to', 1);
+  }
+  let open = true;
+  return {
+    closed: false,
+    async write(chunk) {
+      try {
+        writeSync(fd, chunk);
+      } catch (err) {
+        throw new RstraceError(`cannot write ${path}: ${(err as Error).message}`, 'free space on that file system or write elsewhere', 1);
+      }
+    },
+    async end() {
+      if (open) { open = false; closeSync(fd); }
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+
+export interface ExportResult {
+  events: number;
+  /** events in the file that the filter left out */
+  excluded: number;
+  trailer: TraceTrailer | null;
+  damage: TraceDamage | null;
+  /** stopped early because the reader of stdout went away */
+  closedEarly: boolean;
+}
+
+/** Lines per write: big enough to amortize the call, small enough to keep strings modest. */
+const LINES_PER_WRITE = 4096;
+
+/**
+ * Export one trace file. `output` is opened only once the trace file has been
+ * found to be readable, so a bad input leaves no empty output file behind.
+ */
+export async function exportTrace(path: string, format: ExportFormat, output: ExportOutput | (() => ExportOutput),
+  filter: EventFilter = {}): Promise<ExportResult> {
+  const reader = TraceReader.open(path);
+  let out: ExportOutput;
+  try {
+    out = typeof output === 'function' ? output() : output;
+  } catch (err) {
+    reader.close();
+    throw err;
+  }
+  const encode = format === 'jsonl' ? jsonLineEncoder() : csvLineEncoder();
+  // CSV has CRLF line ends (RFC 4180); JSON lines end in \n like `trace --json`.
+  const eol = format === 'csv' ? '\r\n' : '\n';
+  const filtering = !isEmptyFilter(filter);
+  let events = 0;
+  let excluded = 0;
+  try {
+    if (format === 'csv') await out.write(csvHeader() + eol);
+    for (let batch = reader.nextBatch(); batch && !out.closed; batch = reader.nextBatch()) {
+      let text = '';
+      let lines = 0;
+      for (let i = 0; i < batch.length; i++) {
+        const e = batch[i];
+        if (filtering && !matchesFilter(e, filter)) { excluded++; continue; }
+        text += encode(e) + eol;
+        events++;
+        if (++lines === LINES_PER_WRITE) {
+          await out.write(text);
+          if (out.closed) break;
+          text = '';
+          lines = 0;
+        }
+      }
+      if (text && !out.closed) await out.write(text);
+    }
+    await out.end();
+  } finally {
+    reader.close();
+  }
+  return { events, excluded, trailer: reader.trailer, damage: reader.damage, closedEarly: out.closed };
+}

@@ -1,0 +1,188 @@
+/**
+ * Event filters shared by `trace`, `report` and `export`: parse commander's
+ * option values once (bad values are usage errors that name the option),
+ * then match events cheaply.
+ */
+import { readFileSync, statfsSync, statSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import type { Kind, ResetEvent } from './event.js';
+import { parseCode } from './codes.js';
+import { RstraceError } from './errors.js';
+
+export interface EventFilter {
+  /** owning process id */
+  pids?: number[];
+  comms?: string[];
+  /** local or remote port */
+  ports?: number[];
+  netns?: number[];
+  cgroups?: number[];
+  codes?: number[];
+  kinds?: Kind[];
+  /** ms since the epoch, inclusive */
+  since?: number;
+  /** ms since the epoch, inclusive */
+  until?: number;
+}
+
+const KINDS: readonly Kind[] = ['sent', 'received', 'abort'];
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+const MAX_U32 = 0xffffffff;
+
+/**
+ * Build a filter from commander's option values (`--pid 1,2`, a repeated
+ * option's array, or a number). Keys that are not filter options are ignored,
+ * so a command can pass all its options.
+ */
+export function parseFilterOptions(opts: Record<string, unknown>, now: number = Date.now()): EventFilter {
+  const f: EventFilter = {};
+  const pids = list(opts.pid);
+  if (pids) f.pids = pids.map((v) => integer('--pid', v, 0, MAX_U32, 'a process id, e.g. --pid 1234 or --pid 1234,5678'));
+  const comms = list(opts.comm);
+  if (comms) f.comms = comms;
+  const ports = list(opts.port);
+  if (ports) f.ports = ports.map((v) => integer('--port', v, 0, 65535, 'a port number 0-65535, e.g. --port 443,8080'));
+  const netns = list(opts.netns);
+  if (netns) f.netns = netns.map((v) => integer('--netns', v, 1, MAX_U32, 'a network namespace inode, as `stat -Lc %i /proc/PID/ns/net` prints it'));
+  const cgroups = list(opts.cgroup);
+  if (cgroups) f.cgroups = cgroups.map((v) => resolveCgroupId(v));
+  const codes = list(opts.code);
+  if (codes) {
+    f.codes = codes.map((v) => {
+      const c = parseCode(v);
+      if (!c) throw optionError('--code', v, 'a reset code number or key; `rstrace codes` lists them');
+      return c.code;
+    });
+  }
+  const kinds = list(opts.kind);
+  if (kinds) {
+    f.kinds = kinds.map((v) => {
+      if (!(KINDS as readonly string[]).includes(v)) throw optionError('--kind', v, 'one of sent, received, abort');
+      return v as Kind;
+    });
+  }
+  if (opts.since !== undefined && opts.since !== null) f.since = parseWhen('--since', String(opts.since), now);
+  if (opts.until !== undefined && opts.until !== null) f.until = parseWhen('--until', String(opts.until), now);
+  if (f.since !== undefined && f.until !== undefined && f.since > f.until) {
+    throw new RstraceError(`--since ${String(opts.since)} is after --until ${String(opts.until)}`, 'swap them', 2);
+  }
+  return f;
+}
+
+export function isEmptyFilter(f: EventFilter): boolean {
+  return Object.values(f).every((v) => v === undefined);
+}
+
+/** true when `e` passes every condition of `f`; an empty filter passes everything. */
+export function matchesFilter(e: ResetEvent, f: EventFilter): boolean {
+  if (f.pids !== undefined && (e.pid === null || !f.pids.includes(e.pid))) return false;
+  if (f.comms !== undefined && (e.comm === null || !f.comms.includes(e.comm))) return false;
+  if (f.ports !== undefined && !f.ports.includes(e.lport) && !f.ports.includes(e.rport)) return false;
+  if (f.netns !== undefined && (e.netns === null || !f.netns.includes(e.netns))) return false;
+  if (f.cgroups !== undefined && (e.cgroupId === null || !f.cgroups.includes(e.cgroupId))) return false;
+  if (f.codes !== undefined && !f.codes.includes(e.code)) return false;
+  if (f.kinds !== undefined && !f.kinds.includes(e.kind)) return false;
+  if (f.since !== undefined || f.until !== undefined) {
+    const ms = eventTimeMs(e.time);
+    if (Number.isNaN(ms)) return false;
+    if (f.since !== undefined && ms < f.since) return false;
+    if (f.until !== undefined && ms > f.until) return false;
+  }
+  return true;
+}
+
+/** ms since the epoch of an event's ISO time (sub-ms digits dropped); NaN if unreadable. */
+export function eventTimeMs(time: string): number {
+  // Date.parse rejects 9 fractional digits on some engines: keep 3.
+  if (time.length === 30 && time.charCodeAt(19) === 46) return Date.parse(time.slice(0, 23) + 'Z');
+  return Date.parse(time);
+}
+
+/**
+ * A cgroup v2 id from a number, or from a cgroup directory: an absolute path
+ * on a cgroup2 mount (/sys/fs/cgroup/system.slice/nginx.service), or a path
+ * relative to the cgroup2 mount, as /proc/PID/cgroup prints it
+ * (/system.slice/nginx.service). The id is the directory's inode number.
+ */
+export function resolveCgroupId(pathOrId: string): number {
+  const text = pathOrId.trim();
+  if (/^\d+$/.test(text)) {
+    const id = Number(text);
+    if (!Number.isSafeInteger(id) || id === 0) throw optionError('--cgroup', text, 'a cgroup id (the inode of its cgroup2 directory) or a cgroup path');
+    return id;
+  }
+  if (text === '') throw optionError('--cgroup', text, 'a cgroup v2 path or id');
+  const mounts = cgroup2Mounts();
+  const candidates = isAbsolute(text) ? [text, ...mounts.map((m) => join(m, text))] : mounts.map((m) => join(m, text));
+  for (const dir of candidates) {
+    const id = cgroupDirId(dir);
+    if (id !== null) return id;
+  }
+  const where = mounts.length ? `looked under ${mounts.join(', ')}` : 'no cgroup2 file system is mounted';
+  throw new RstraceError(`--cgroup: no cgroup v2 directory ${text} (${where})`,
+    'give a path as /proc/PID/cgroup shows it (e.g. /system.slice/nginx.service) or a numeric cgroup id', 2);
+}
+
+function cgroupDirId(dir: string): number | null {
+  try {
+    const st = statSync(dir, { bigint: true });
+    if (!st.isDirectory() || statfsSync(dir).type !== CGROUP2_SUPER_MAGIC) return null;
+    return st.ino <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(st.ino) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Mount points of cgroup2 file systems; the usual places when /proc is not readable. */
+function cgroup2Mounts(): string[] {
+  try {
+    const found: string[] = [];
+    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      // "36 25 0:31 / /sys/fs/cgroup/unified rw,... shared:10 - cgroup2 cgroup2 rw"
+      const [left, right] = line.split(' - ');
+      if (right?.startsWith('cgroup2 ')) {
+        const mountPoint = left.split(' ')[4];
+        if (mountPoint) found.push(mountPoint.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+      }
+    }
+    if (found.length) return found;
+  } catch { /* fall through */ }
+  return ['/sys/fs/cgroup', '/sys/fs/cgroup/unified'];
+}
+
+/** `--since`/`--until`: ISO time ("2026-11-26T07:00:00Z", "2026-11-26 07:00"), relative ("10m" = 10 minutes ago), or "now". */
+export function parseWhen(option: string, text: string, now: number = Date.now()): number {
+  const t = text.trim();
+  if (t === 'now') return now;
+  const rel = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(t);
+  if (rel) {
+    const unit = { ms: 1, s: 1e3, m: 6e4, h: 36e5, d: 864e5, w: 6048e5 }[rel[2] as 'ms' | 's' | 'm' | 'h' | 'd' | 'w'];
+    return now - Number(rel[1]) * unit;
+  }
+  // A date and time without a zone is UTC, like every time rstrace prints.
+  let iso = t.replace(' ', 'T');
+  if (/^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?)?$/.test(iso)) iso += iso.includes('T') ? 'Z' : 'T00:00:00Z';
+  const ms = /^\d{4}-\d\d-\d\d/.test(iso) ? eventTimeMs(iso) : NaN;
+  if (Number.isNaN(ms)) {
+    throw optionError(option, text, 'an ISO time (2026-11-26T07:00:00Z, UTC when no zone is given) or a duration ago (30s, 10m, 2h, 1d)');
+  }
+  return ms;
+}
+
+/** Option values as a list: commas split, blanks dropped; undefined when the option is absent. */
+function list(value: unknown): string[] | undefined {
+  if (value === undefined || value === null || value === false) return undefined;
+  const items = (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(','))
+    .map((s) => s.trim()).filter((s) => s !== '');
+  return items.length ? items : undefined;
+}
+
+function integer(option: string, text: string, min: number, max: number, expected: string): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= min && n <= max)) throw optionError(option, text, expected);
+  return n;
+}
+
+function optionError(option: string, value: string, expected: string): RstraceError {
+  return new RstraceError(`${option}: '${value}' is not valid`, `give ${expected}`, 2);
+}

@@ -1,0 +1,54 @@
+/**
+ * Kernel names for numbers in records: TCP states (uapi, stable), errno
+ * names, syscall numbers that classification needs, and the kernel's
+ * `enum sk_rst_reason`, read from BTF at run time rather than copied.
+ */
+import { addon } from './addon.js';
+
+const TCP_STATES = [
+  null, 'ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE',
+  'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING', 'NEW_SYN_RECV',
+] as const;
+
+export function tcpStateName(state: number): string | null {
+  return TCP_STATES[state] ?? null;
+}
+
+export const TCP_STATE = {
+  ESTABLISHED: 1, SYN_SENT: 2, SYN_RECV: 3, FIN_WAIT1: 4, FIN_WAIT2: 5, TIME_WAIT: 6, CLOSE: 7,
+  CLOSE_WAIT: 8, LAST_ACK: 9, LISTEN: 10, CLOSING: 11, NEW_SYN_RECV: 12,
+} as const;
+
+export const ERRNO = {
+  EACCES: 13, ENETUNREACH: 101, ECONNABORTED: 103, ECONNRESET: 104, ETIMEDOUT: 110,
+  ECONNREFUSED: 111, EHOSTDOWN: 112, EHOSTUNREACH: 113, EPROTO: 71, ENONET: 64,
+} as const;
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(ERRNO).map(([k, v]) => [v, k]));
+
+export function errnoName(n: number): string {
+  return ERRNO_NAMES.get(n) ?? `errno ${n}`;
+}
+
+/** x86_64 syscall numbers (the BPF side reads orig_ax on x86 only). */
+export const SYSCALL = {
+  read: 0, write: 1, close: 3, sendto: 44, sendmsg: 46, connect: 42, shutdown: 48,
+  setsockopt: 54, exit: 60, exit_group: 231, sendmmsg: 307, pread64: 17, readv: 19,
+} as const;
+
+export type ReasonNames = ReadonlyMap<number, string>;
+
+let reasons: Map<number, string> | undefined;
+
+/** sk_rst_reason values -> names without the SK_RST_REASON_ prefix; empty before Linux 6.10. */
+export function rstReasonNames(): ReasonNames {
+  if (reasons) return reasons;
+  reasons = new Map();
+  const entries = addon().btfEnum('sk_rst_reason') ?? [];
+  for (const [name, value] of entries) {
+    if (name.startsWith('SK_RST_REASON_') && name !== 'SK_RST_REASON_MAX') {
+      reasons.set(value, name.slice('SK_RST_REASON_'.length));
+    }
+  }
+  return reasons;
+}

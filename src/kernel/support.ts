@@ -1,0 +1,21 @@
+/**
+ * What this kernel offers, from its BTF: hooks that are optional for rstrace
+ * are skipped where the kernel lacks them, so that older kernels degrade
+ * (fewer owners known) instead of failing to load.
+ */
+import { addon } from './addon.js';
+
+/** Optional programs and the tracepoint type each needs. */
+const OPTIONAL: Record<string, string> = {
+  handle_send_length: 'btf_trace_sock_send_length',
+  handle_recv_length: 'btf_trace_sock_recv_length',
+};
+
+export function optionalProgramsMissing(): string[] {
+  const a = addon();
+  return Object.entries(OPTIONAL).filter(([, type]) => !a.btfHasType(type)).map(([prog]) => prog);
+}
+
+export function kernelHasResetReason(): boolean {
+  return (addon().btfEnum('sk_rst_reason') ?? []).length > 0;
+}

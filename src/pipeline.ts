@@ -1,0 +1,107 @@
+/**
+ * Raw records -> ResetEvents: reason name, attribution (enricher), code
+ * (classifier), wall-clock time, and the user-space half of filtering. One
+ * direction only: nothing here reaches back into the kernel side.
+ */
+import { codeInfo } from './codes.js';
+import { classify } from './classify.js';
+import { PhantomResetFilter } from './coalesce.js';
+import { AF_INET6, FLAG, KIND, type RawRecord } from './decode.js';
+import { attribute } from './enrich/attribution.js';
+import type { WallClock } from './enrich/clock.js';
+import type { ProcIndex } from './enrich/proc.js';
+import type { Kind, ResetEvent } from './event.js';
+import { TCP_STATE, tcpStateName, type ReasonNames } from './kernel/names.js';
+
+const KINDS: Record<number, Kind> = { [KIND.SENT]: 'sent', [KIND.RECEIVED]: 'received', [KIND.ABORT]: 'abort' };
+
+// SYN and FIN take a sequence number each: they are not bytes of data.
+const FIN_RECEIVED: ReadonlySet<number> = new Set([TCP_STATE.CLOSE_WAIT, TCP_STATE.LAST_ACK, TCP_STATE.CLOSING]);
+const SYN_OR_FIN_UNACKED: ReadonlySet<number> = new Set([
+  TCP_STATE.SYN_SENT, TCP_STATE.SYN_RECV, TCP_STATE.FIN_WAIT1, TCP_STATE.CLOSING, TCP_STATE.LAST_ACK,
+]);
+
+function dataBytes(seqSpan: number, controlCounted: boolean): number {
+  return controlCounted && seqSpan > 0 ? seqSpan - 1 : seqSpan;
+}
+
+export interface PipelineDeps {
+  clock: WallClock;
+  proc: ProcIndex;
+  reasons: ReasonNames;
+  /** user-space filter; events it rejects are counted as filtered */
+  keep?: (e: ResetEvent) => boolean;
+}
+
+export class Pipeline {
+  filtered = 0;
+  private readonly phantoms: PhantomResetFilter;
+
+  constructor(private readonly deps: PipelineDeps) {
+    // Code 1 on a socket in CLOSE can only be TCP_ABORT_ON_DATA (TIME_WAIT has its own state).
+    this.phantoms = new PhantomResetFilter(
+      (r) => r.kind === KIND.SENT && r.state === TCP_STATE.CLOSE && classify(r, this.reasonOf(r)).code === 1,
+    );
+  }
+
+  reasonOf(r: RawRecord): string | null {
+    if (!(r.flags & FLAG.HAS_REASON)) return null;
+    return this.deps.reasons.get(r.reason) ?? `UNKNOWN_${r.reason}`;
+  }
+
+  toEvent(r: RawRecord): ResetEvent {
+    const reason = this.reasonOf(r);
+    const owner = attribute(r, reason, this.deps.proc);
+    const cls = classify(r, reason);
+    const hasSk = (r.flags & FLAG.HAS_SK) !== 0;
+    const full = (r.flags & FLAG.FULLSOCK) !== 0;
+    // The state when the reset was decided, not the CLOSE set just before it.
+    const state = r.state === TCP_STATE.CLOSE && r.flags & FLAG.PREV_STATE ? r.prevState : r.state;
+    return {
+      time: this.deps.clock.iso(r.bootSec, r.bootNsec),
+      kind: KINDS[r.kind] ?? 'sent',
+      code: cls.code,
+      codeKey: codeInfo(cls.code)?.key ?? 'unknown',
+      reason,
+      family: r.family === AF_INET6 ? 'ipv6' : 'ipv4',
+      laddr: r.laddr,
+      lport: r.lport,
+      raddr: r.raddr,
+      rport: r.rport,
+      state: hasSk ? tcpStateName(state) : null,
+      pid: owner.pid,
+      tid: owner.tid,
+      comm: owner.comm,
+      attribution: owner.attribution,
+      cgroupId: owner.cgroupId,
+      netns: r.netns || null,
+      unread: full ? dataBytes(r.unread, FIN_RECEIVED.has(state)) : null,
+      unsent: full ? dataBytes(r.unsent, SYN_OR_FIN_UNACKED.has(state)) : null,
+      cookie: r.cookie ? r.cookie.toString() : null,
+      actorPid: owner.actorPid,
+      actorComm: owner.actorComm,
+      probes: cls.code === 17 ? r.probes : null,
+      explanation: cls.explanation,
+    };
+  }
+
+  process(raws: RawRecord[]): ResetEvent[] {
+    return this.convert(this.phantoms.push(raws));
+  }
+
+  /** At the end of a trace: records held back for one batch. */
+  flush(): ResetEvent[] {
+    return this.convert(this.phantoms.flush());
+  }
+
+  private convert(raws: RawRecord[]): ResetEvent[] {
+    const out: ResetEvent[] = [];
+    const keep = this.deps.keep;
+    for (const r of raws) {
+      const e = this.toEvent(r);
+      if (keep && !keep(e)) { this.filtered++; continue; }
+      out.push(e);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * `rstrace report` over files: stream each trace through the filter into one
+ * ReportBuilder. File handling lives here so that summarize.ts stays pure.
+ */
+import { matchesFilter, isEmptyFilter, type EventFilter } from '../filter.js';
+import { describeDamage, TraceReader } from '../sinks/tracefile.js';
+import { ReportBuilder, type Report } from './summarize.js';
+
+export interface ReportRun {
+  report: Report;
+  /** one-line warnings for stderr (a file cut or damaged) */
+  warnings: string[];
+}
+
+export function reportFiles(files: readonly string[], filter: EventFilter = {}, top = 10): ReportRun {
+  const builder = new ReportBuilder();
+  const filtering = !isEmptyFilter(filter);
+  const warnings: string[] = [];
+  let lost = 0, filtered = 0, excluded = 0;
+  let truncated = false, countersIncomplete = false;
+  for (const path of files) {
+    const reader = TraceReader.open(path);
+    try {
+      for (let batch = reader.nextBatch(); batch; batch = reader.nextBatch()) {
+        for (let i = 0; i < batch.length; i++) {
+          const e = batch[i];
+          if (filtering && !matchesFilter(e, filter)) excluded++;
+          else builder.add(e);
+        }
+      }
+    } finally {
+      reader.close();
+    }
+    const { trailer, damage } = reader;
+    if (trailer) { lost += trailer.lost; filtered += trailer.filtered; } else countersIncomplete = true;
+    if (damage) { truncated = true; warnings.push(describeDamage(path, damage)); }
+  }
+  const report = builder.finish({ lost, filtered, excluded, truncated, countersIncomplete, files: [...files], top });
+  return { report, warnings };
+}

@@ -1,0 +1,199 @@
+/**
+ * What a user asks first about a trace: how many resets, of which kind and
+ * code, from which processes, to which peers and ports, and when. Pure: it
+ * sees events and counters, never files, so tests and benchmarks call it
+ * directly. `ReportBuilder` takes events one at a time, so a report over a
+ * long trace needs memory for the distinct keys only, not for the events.
+ */
+import type { Kind, ResetEvent } from '../event.js';
+import { RESET_CODES } from '../codes.js';
+
+export interface CodeCount { code: number; key: string; name: string; count: number }
+export interface ProcessCount { pid: number | null; comm: string | null; count: number }
+export interface PeerCount { raddr: string; count: number }
+export interface PortCount { lport: number; count: number }
+
+export interface Report {
+  files: string[];
+  /** resets counted (after this report's filter) */
+  total: number;
+  /** ISO time of the earliest and latest reset counted */
+  firstTime: string | null;
+  lastTime: string | null;
+  byKind: Record<Kind, number>;
+  /** every known code, zeros included, in code order; then any unknown code seen */
+  byCode: CodeCount[];
+  topProcesses: ProcessCount[];
+  topPeers: PeerCount[];
+  topLocalPorts: PortCount[];
+  /** how many distinct processes, peers, local ports there were (the tops show `top` of them) */
+  distinct: { processes: number; peers: number; localPorts: number };
+  /** resets per bucket from `start`; `bucketMs` chosen so that there are at most 60 buckets */
+  overTime: { start: string | null; bucketMs: number; counts: number[] };
+  /** records the kernel could not deliver (ring buffer full), from the trace files' trailers */
+  lost: number;
+  /** resets dropped by the trace's own filters while tracing */
+  filtered: number;
+  /** resets in the files left out by this report's filter */
+  excluded: number;
+  /** some file ends early (cut or damaged): counts cover the events before that point */
+  truncated: boolean;
+  /** some file has no trailer (trace killed or still running): lost/filtered are incomplete */
+  countersIncomplete: boolean;
+}
+
+export interface ReportMeta {
+  lost: number;
+  filtered: number;
+  truncated: boolean;
+  files: string[];
+  excluded?: number;
+  countersIncomplete?: boolean;
+  /** length of each top list; 10 by default */
+  top?: number;
+}
+
+const MAX_BUCKETS = 60;
+/** Past this many distinct time keys the resolution coarsens tenfold, bounding memory. */
+const MAX_TIME_KEYS = 100_000;
+const NICE_BUCKETS_MS = [
+  1, 2, 5, 10, 20, 50, 100, 200, 500,
+  1e3, 2e3, 5e3, 10e3, 15e3, 30e3,
+  60e3, 120e3, 300e3, 600e3, 900e3, 1800e3,
+  3600e3, 7200e3, 10800e3, 21600e3, 43200e3, 86400e3,
+];
+
+export function summarize(events: Iterable<ResetEvent>, meta: ReportMeta): Report {
+  const b = new ReportBuilder();
+  for (const e of events) b.add(e);
+  return b.finish(meta);
+}
+
+export class ReportBuilder {
+  private total = 0;
+  private readonly kinds: Record<Kind, number> = { sent: 0, received: 0, abort: 0 };
+  private readonly codes = new Map<number, number>();
+  private readonly processes = new Map<number | null, Map<string | null, number>>();
+  private readonly peers = new Map<string, number>();
+  private readonly ports = new Map<number, number>();
+  /** time key (ms / resolution) -> count */
+  private times = new Map<number, number>();
+  private resolution = 1;
+  private firstMs = Infinity;
+  private lastMs = -Infinity;
+  private firstTime: string | null = null;
+  private lastTime: string | null = null;
+  private readonly clock = new IsoMs();
+
+  add(e: ResetEvent): void {
+    this.total++;
+    if (e.kind in this.kinds) this.kinds[e.kind]++;
+    this.codes.set(e.code, (this.codes.get(e.code) ?? 0) + 1);
+    let comms = this.processes.get(e.pid);
+    if (comms === undefined) this.processes.set(e.pid, (comms = new Map()));
+    comms.set(e.comm, (comms.get(e.comm) ?? 0) + 1);
+    this.peers.set(e.raddr, (this.peers.get(e.raddr) ?? 0) + 1);
+    this.ports.set(e.lport, (this.ports.get(e.lport) ?? 0) + 1);
+
+    const ms = this.clock.parse(e.time);
+    if (Number.isNaN(ms)) return;
+    if (ms < this.firstMs || (ms === this.firstMs && e.time < (this.firstTime as string))) {
+      this.firstMs = ms;
+      this.firstTime = e.time;
+    }
+    if (ms > this.lastMs || (ms === this.lastMs && e.time > (this.lastTime as string))) {
+      this.lastMs = ms;
+      this.lastTime = e.time;
+    }
+    const key = Math.floor(ms / this.resolution);
+    this.times.set(key, (this.times.get(key) ?? 0) + 1);
+    if (this.times.size > MAX_TIME_KEYS) this.coarsen();
+  }
+
+  finish(meta: ReportMeta): Report {
+    const top = meta.top ?? 10;
+    const byCode: CodeCount[] = RESET_CODES.map((c) => ({ code: c.code, key: c.key, name: c.name, count: this.codes.get(c.code) ?? 0 }));
+    for (const [code, count] of [...this.codes].sort((a, b) => a[0] - b[0])) {
+      if (!byCode.some((c) => c.code === code)) byCode.push({ code, key: 'unknown', name: 'a code this rstrace does not know', count });
+    }
+    const processes: ProcessCount[] = [];
+    for (const [pid, comms] of this.processes) for (const [comm, count] of comms) processes.push({ pid, comm, count });
+    return {
+      files: [...meta.files],
+      total: this.total,
+      firstTime: this.firstTime,
+      lastTime: this.lastTime,
+      byKind: { ...this.kinds },
+      byCode,
+      topProcesses: topOf(processes, top, (a, b) => cmp(a.comm ?? '', b.comm ?? '') || (a.pid ?? -1) - (b.pid ?? -1)),
+      topPeers: topOf([...this.peers].map(([raddr, count]) => ({ raddr, count })), top, (a, b) => cmp(a.raddr, b.raddr)),
+      topLocalPorts: topOf([...this.ports].map(([lport, count]) => ({ lport, count })), top, (a, b) => a.lport - b.lport),
+      distinct: { processes: processes.length, peers: this.peers.size, localPorts: this.ports.size },
+      overTime: this.buckets(),
+      lost: meta.lost,
+      filtered: meta.filtered,
+      excluded: meta.excluded ?? 0,
+      truncated: meta.truncated,
+      countersIncomplete: meta.countersIncomplete ?? false,
+    };
+  }
+
+  private coarsen(): void {
+    this.resolution *= 10;
+    const coarse = new Map<number, number>();
+    for (const [k, n] of this.times) {
+      const key = Math.floor(k / 10);
+      coarse.set(key, (coarse.get(key) ?? 0) + n);
+    }
+    this.times = coarse;
+  }
+
+  private buckets(): Report['overTime'] {
+    if (this.times.size === 0) return { start: null, bucketMs: 0, counts: [] };
+    const r = this.resolution;
+    const from = Math.floor(this.firstMs / r) * r;
+    const span = this.lastMs - from + 1;
+    let size = NICE_BUCKETS_MS.find((s) => s >= r && s % r === 0 && Math.ceil(span / s) <= MAX_BUCKETS);
+    if (size === undefined) {
+      // longer than 60 days: whole days
+      size = Math.max(r, Math.ceil(span / MAX_BUCKETS / 86400e3) * 86400e3);
+      size = Math.ceil(size / r) * r;
+    }
+    const start = Math.floor(from / size) * size;
+    const counts = new Array<number>(Math.floor((this.lastMs - start) / size) + 1).fill(0);
+    for (const [k, n] of this.times) counts[Math.floor((k * r - start) / size)] += n;
+    return { start: new Date(start).toISOString(), bucketMs: size, counts };
+  }
+}
+
+/** Highest count first; ties in a stable, readable order. */
+function topOf<T extends { count: number }>(items: T[], n: number, tie: (a: T, b: T) => number): T[] {
+  return items.sort((a, b) => b.count - a.count || tie(a, b)).slice(0, Math.max(0, n));
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** ISO time -> ms since the epoch, fast for the canonical form (the second is cached: storms share it). */
+class IsoMs {
+  private prefix = '';
+  private secMs = 0;
+
+  parse(time: string): number {
+    if (time.length === 30 && time.charCodeAt(19) === 46 /* . */) {
+      const a = time.charCodeAt(20) - 48, b = time.charCodeAt(21) - 48, c = time.charCodeAt(22) - 48;
+      if (a >= 0 && a <= 9 && b >= 0 && b <= 9 && c >= 0 && c <= 9) {
+        const ms = a * 100 + b * 10 + c;
+        if (this.prefix !== '' && time.startsWith(this.prefix)) return this.secMs + ms;
+        const secMs = Date.parse(time.slice(0, 19) + 'Z');
+        if (!Number.isNaN(secMs)) {
+          this.prefix = time.slice(0, 19);
+          this.secMs = secMs;
+          return secMs + ms;
+        }
+      }
+    }
+    return Date.parse(time);
+  }
+}

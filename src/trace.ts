@@ -1,0 +1,161 @@
+/**
+ * A live trace: attach, stream batches through the pipeline into the sinks,
+ * stop on a signal, --duration or --count, then detach and summarize. The
+ * only module that owns the tracer's lifetime.
+ */
+import { hostname, release } from 'node:os';
+import { addon, type KernelCounters, type NativeError, type NativeTracer, type TracerOptions } from './kernel/addon.js';
+import { rstReasonNames } from './kernel/names.js';
+import { decodeBatch } from './decode.js';
+import { WallClock } from './enrich/clock.js';
+import { ProcIndex } from './enrich/proc.js';
+import { Pipeline } from './pipeline.js';
+import { RstraceError } from './errors.js';
+import type { ResetEvent, TraceCounters } from './event.js';
+import { matchesFilter, type EventFilter } from './filter.js';
+import { TerminalSink } from './sinks/terminal.js';
+import { JsonLinesSink } from './sinks/jsonl-sink.js';
+import { TraceFileWriter, type OptionValue } from './sinks/tracefile.js';
+import { optionalProgramsMissing } from './kernel/support.js';
+
+export interface TraceOptions {
+  json: boolean;
+  output?: string;
+  /** print the human table even with -o (default: table only when no other sink) */
+  table: boolean;
+  durationSec?: number;
+  count?: number;
+  filter: EventFilter;
+  kernelFilter: Pick<TracerOptions, 'filterTgid' | 'filterPort' | 'filterNetns' | 'filterCgroup'>;
+  assumeNoReason: boolean;
+  /** the options as given, recorded in the trace file's header */
+  recorded: Record<string, OptionValue>;
+}
+
+interface BatchSink {
+  writeBatch(events: readonly ResetEvent[]): void;
+}
+
+function log(line: string): void {
+  process.stderr.write(`rstrace: ${line}\n`);
+}
+
+/** Writes to stdout; a closed pipe (`| head`) ends the trace quietly. */
+function stdoutWriter(onClosed: () => void): (text: string) => void {
+  let closed = false;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') { closed = true; onClosed(); }
+  });
+  return (text) => { if (!closed) process.stdout.write(text); };
+}
+
+function openTracer(opts: TracerOptions): NativeTracer {
+  try {
+    return new (addon().Tracer)(opts);
+  } catch (err) {
+    const e = err as NativeError;
+    const msg = e.message.replace(/:.*$/, '');
+    if (e.errno === 1 || e.errno === 13) {
+      throw new RstraceError(`${msg}: permission denied`, 'run as root or grant CAP_BPF and CAP_PERFMON (and CAP_NET_ADMIN)', 1);
+    }
+    throw new RstraceError(e.message.split(': ').slice(0, -1).join(': ') || e.message, e.remedy ?? "run 'rstrace doctor'", 1);
+  }
+}
+
+export async function runTrace(o: TraceOptions): Promise<number> {
+  const proc = new ProcIndex();
+  proc.scan(); // before the hooks: sockets older than the trace are attributed from /proc
+  const clock = new WallClock(addon().clockOffsetNs());
+  const startedAt = new Date().toISOString();
+  const skipPrograms = optionalProgramsMissing();
+  const tracer = openTracer({ ...o.kernelFilter, assumeNoReason: o.assumeNoReason, skipPrograms });
+
+  let stopping: Promise<number> | null = null;
+  let settle: { resolve: (code: number) => void; reject: (err: unknown) => void } | undefined;
+  const done = new Promise<number>((resolve, reject) => { settle = { resolve, reject }; });
+  const stop = (): Promise<number> => {
+    if (!stopping) {
+      stopping = finish();
+      stopping.then(settle?.resolve, settle?.reject);
+    }
+    return stopping;
+  };
+
+  const sinks: BatchSink[] = [];
+  const out = stdoutWriter(() => void stop());
+  if (o.json) sinks.push(new JsonLinesSink(out));
+  else if (o.table || !o.output) sinks.push(new TerminalSink(out));
+  let file: TraceFileWriter | null = null;
+  if (o.output) {
+    try {
+      file = TraceFileWriter.open(o.output, {
+        host: hostname(), kernel: release(), bootToWallNs: clock.bootToWallNs.toString(), startTime: startedAt,
+        options: o.recorded,
+      });
+    } catch (err) {
+      await tracer.close();
+      throw err;
+    }
+    file.startAutoFlush(1000);
+    const f = file;
+    sinks.push({ writeBatch: (events) => { for (const e of events) f.write(e); } });
+  }
+
+  const pipeline = new Pipeline({
+    clock, proc, reasons: rstReasonNames(),
+    keep: Object.keys(o.filter).length ? (e) => matchesFilter(e, o.filter) : undefined,
+  });
+  let delivered = 0;
+  let emitted = 0;
+
+  const deliver = (events: ResetEvent[]): void => {
+    if (o.count !== undefined && emitted + events.length >= o.count) {
+      events = events.slice(0, o.count - emitted);
+      emitted += events.length;
+      for (const s of sinks) s.writeBatch(events);
+      void stop();
+      return;
+    }
+    emitted += events.length;
+    for (const s of sinks) s.writeBatch(events);
+  };
+
+  // Before anything is announced: a signal from here on ends the trace cleanly.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => void stop());
+
+  tracer.start((batch, records) => {
+    if (stopping && o.count !== undefined && emitted >= o.count) return;
+    delivered += records;
+    deliver(pipeline.process(decodeBatch(batch, records)));
+  });
+  log(`attached ${tracer.attached().length} hooks (${tracer.attached().join(', ')}); tracing TCP resets${o.durationSec ? ` for ${o.durationSec}s` : ''}, Ctrl-C to stop`);
+
+  // Losses are shown as they happen, not only in the summary.
+  let lastLost = 0;
+  const lossWatch = setInterval(() => {
+    const c = tracer.counters();
+    if (c.lost > lastLost) {
+      const perCpu = c.lostPerCpu.map((n, cpu) => (n ? `cpu${cpu}=${n}` : '')).filter(Boolean).join(' ');
+      log(`warning: ${c.lost - lastLost} events lost in the kernel (ring buffer full) in the last second [${perCpu}]; total ${c.lost}`);
+      lastLost = c.lost;
+    }
+  }, 1000);
+  lossWatch.unref();
+
+  let timer: NodeJS.Timeout | undefined;
+  if (o.durationSec !== undefined) timer = setTimeout(() => void stop(), o.durationSec * 1000);
+
+  async function finish(): Promise<number> {
+    clearInterval(lossWatch);
+    if (timer) clearTimeout(timer);
+    await tracer.close(); // detaches, then delivers what was still in the ring
+    if (!(o.count !== undefined && emitted >= o.count)) deliver(pipeline.flush());
+    const k: KernelCounters = tracer.counters();
+    const counters: TraceCounters = { delivered, lost: k.lost, filtered: k.filtered + pipeline.filtered };
+    file?.close(counters);
+    log(`${emitted} events, ${k.lost} lost, ${counters.filtered} filtered`);
+    return 0;
+  }
+
+  return done;
+}
