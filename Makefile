@@ -18,7 +18,7 @@ CFLAGS_TOOLS := -O2 -Wall -Wextra -pthread
 
 .PHONY: build deps trace test bench soak clean
 
-build: deps build/rstrace.bpf.o $(ADDON) .stamp-ts build/rstpeer bench/build/loadgen
+build: deps build/rstrace.bpf.o $(ADDON) .stamp-ts build/rstpeer build/sock_destroy.bpf.o bench/build/loadgen
 
 deps: .stamp-apt node_modules/.package-lock.json
 
@@ -49,6 +49,10 @@ $(ADDON): $(wildcard native/*.cc native/*.h) native/binding.gyp build/rstrace.bp
 build/rstpeer: test/peers/rstpeer.c | deps
 	@mkdir -p build
 	gcc $(CFLAGS_TOOLS) -o $@ $<
+
+# Test fixture for code 8: a TCP iterator that calls bpf_sock_destroy().
+build/sock_destroy.bpf.o: test/fixtures/sock_destroy.bpf.c build/rstrace.bpf.o
+	clang -g -O2 -target bpf -Wall -Werror -Ibuild -c $< -o $@
 
 bench/build/loadgen: bench/loadgen.c | deps
 	@mkdir -p bench/build

@@ -63,6 +63,10 @@ export interface LoadResult {
   /** reset pairs provoked before the clock started (the closed-port check) */
   probes: number;
   port: number;
+  /** the generator's own CPU time (user + system, all threads) */
+  cpuSeconds: number;
+  /** CPU time the whole machine spent busy during the run, softirq excepted (see busySeconds) */
+  machineBusySeconds: number;
 }
 
 export function loadArgs(o: LoadOptions): string[] {
@@ -85,11 +89,24 @@ function parseLoadResult(line: string): LoadResult {
   return {
     mode, threads: num('threads'), attempts: num('attempts'), seconds: num('seconds'), rate: num('rate'),
     resets: num('resets'), errors: num('errors'), probes: num('probes'), port: num('port'),
+    cpuSeconds: num('cpu_seconds'), machineBusySeconds: NaN,
   };
+}
+
+/**
+ * Seconds the machine's CPUs have been busy since boot, from /proc/stat,
+ * softirq excepted: the kernel accounts softirq apart from the task it
+ * interrupted, and on loopback nearly all of it is the storm's own packets.
+ */
+export function busySeconds(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, , steal] = f;
+  return (user + nice + system + irq + steal) / CLOCK_TICKS;
 }
 
 /** Runs the generator to its end and returns its figures. */
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const busy0 = busySeconds();
   const child = track(spawn(LOADGEN, loadArgs(o), { stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   let err = '';
@@ -99,7 +116,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const code = await waitExit(child, (o.seconds + 10) * 1000);
   if (code !== 0) throw new Error(`loadgen exited with ${code}: ${err.trim()}`);
   const line = out.trim().split('\n').pop() ?? '';
-  return parseLoadResult(line);
+  return { ...parseLoadResult(line), machineBusySeconds: busySeconds() - busy0 };
 }
 
 /* -------------------------------------------------------------- children */

@@ -14,11 +14,12 @@
  *
  * Prints one JSON line on stdout at the end:
  *   {"mode":..,"threads":..,"attempts":..,"seconds":..,"rate":..,
- *    "resets":..,"errors":..,"probes":..,"port":..}
+ *    "resets":..,"errors":..,"probes":..,"port":..,"cpu_seconds":..}
  * `attempts` counts every connect tried; `resets` only those that provoked the
  * reset pair as intended (ECONNREFUSED, or a completed linger0 abort), and
  * `probes` the pairs provoked by checking that the port is closed, before the
  * clock starts: a tracer must see exactly 2 * (resets + probes) events.
+ * `cpu_seconds` is the generator's own user + system time (getrusage).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -301,15 +303,21 @@ int main(int argc, char **argv)
 		if (!first_errno) first_errno = workers[i].first_errno;
 	}
 	double seconds = (double)(now_ns() - start_ns) / 1e9;
+	/* CPU the generator got: two threads that never sleep should get about two
+	 * CPUs' worth on two cores; less means something else ran meanwhile. */
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 	if (listen_fd >= 0) close(listen_fd);
 	if (errors)
 		fprintf(stderr, "loadgen: %llu attempts did not reset as intended (first: %s)\n",
 			(unsigned long long)errors, strerror(first_errno));
 	printf("{\"mode\":\"%s\",\"threads\":%d,\"attempts\":%llu,\"seconds\":%.3f,\"rate\":%.0f,"
-	       "\"resets\":%llu,\"errors\":%llu,\"probes\":%d,\"port\":%d}\n",
+	       "\"resets\":%llu,\"errors\":%llu,\"probes\":%d,\"port\":%d,\"cpu_seconds\":%.3f}\n",
 	       cfg.mode == MODE_REFUSED ? "refused" : "linger0", cfg.threads,
 	       (unsigned long long)attempts, seconds, seconds > 0 ? (double)attempts / seconds : 0.0,
-	       (unsigned long long)resets, (unsigned long long)errors, probes, cfg.port);
+	       (unsigned long long)resets, (unsigned long long)errors, probes, cfg.port, cpu);
 	free(workers);
 	return 0;
 }

@@ -81,6 +81,21 @@ struct {
 	__type(value, struct owner);
 } owner_by_cookie SEC(".maps");
 
+/* Who listens on a port, for the connections it accepts: accept() changes no
+ * TCP state, and a server may reset a connection it never read from. */
+struct listener_key {
+	__u32 netns;
+	__u16 port;
+	__u16 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct listener_key);
+	__type(value, struct owner);
+} owner_by_listener SEC(".maps");
+
 /* The state a socket left on its last move to CLOSE, and the sockets a reset
  * was just reported for. Both hand-offs happen synchronously on one CPU
  * (tcp_set_state then tcp_send_active_reset; tcp_reset then tcp_done), but
@@ -242,6 +257,14 @@ static __always_inline void fill_sock(struct rst_event *e, struct sock *sk)
 	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 
 	o = bpf_map_lookup_elem(&owner_by_cookie, &e->cookie);
+	if (!o && e->lport && state != TCP_LISTEN) {
+		/* a passive connection nobody acted on yet belongs to its listener's process */
+		struct listener_key lk = { .netns = e->netns, .port = e->lport };
+
+		o = bpf_map_lookup_elem(&owner_by_listener, &lk);
+		if (o)
+			e->flags |= RST_F_OWNER_LISTENER;
+	}
 	if (o) {
 		e->flags |= RST_F_OWNER_KNOWN;
 		e->owner_pid = o->pid;
@@ -369,20 +392,38 @@ static __always_inline __u8 closed_from(struct cpu_scratch *s, __u64 cookie)
 	return 0;
 }
 
-static __always_inline void remember_owner(struct sock *sk)
+static __always_inline void current_owner(struct owner *o)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+
+	o->pid = id >> 32;
+	o->tid = (__u32)id;
+	o->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(o->comm, sizeof(o->comm));
+}
+
+static __always_inline void remember_owner(struct sock *sk)
+{
 	__u64 cookie = bpf_get_socket_cookie(sk);
 	struct owner *cur, o = {};
 
 	cur = bpf_map_lookup_elem(&owner_by_cookie, &cookie);
-	if (cur && cur->tid == (__u32)id)
+	if (cur && cur->tid == (__u32)bpf_get_current_pid_tgid())
 		return;
-	o.pid = id >> 32;
-	o.tid = (__u32)id;
-	o.cgroup_id = bpf_get_current_cgroup_id();
-	bpf_get_current_comm(o.comm, sizeof(o.comm));
+	current_owner(&o);
 	bpf_map_update_elem(&owner_by_cookie, &cookie, &o, BPF_ANY);
+}
+
+static __always_inline void remember_listener(struct sock *sk)
+{
+	struct listener_key lk = {
+		.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum),
+		.port = BPF_CORE_READ(sk, __sk_common.skc_num),
+	};
+	struct owner o = {};
+
+	current_owner(&o);
+	bpf_map_update_elem(&owner_by_listener, &lk, &o, BPF_ANY);
 }
 
 SEC("tp_btf/tcp_send_reset")
@@ -402,6 +443,12 @@ int handle_send_reset(__u64 *ctx)
 		e->flags |= RST_F_HAS_REASON;
 	}
 	fill_context(e, task);
+	/* A listener's reset (accept queue overflow) and a socket-less one are
+	 * best described by the segment that provoked them. */
+	if (skb && (!sk || BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_LISTEN))
+		fill_addrs_skb(e, skb);
+	else if (sk)
+		fill_addrs_sk(e, sk);
 	if (sk) {
 		fill_sock(e, sk);
 		if (e->state == TCP_CLOSE) {
@@ -412,12 +459,6 @@ int handle_send_reset(__u64 *ctx)
 		}
 		remember_reset(e->cookie);
 	}
-	/* A listener's reset (accept queue overflow) and a socket-less one are
-	 * best described by the segment that provoked them. */
-	if (skb && (!sk || e->state == TCP_LISTEN))
-		fill_addrs_skb(e, skb);
-	else if (sk)
-		fill_addrs_sk(e, sk);
 	submit(e);
 	return 0;
 }
@@ -434,8 +475,8 @@ int handle_receive_reset(__u64 *ctx)
 	if (!e)
 		return 0;
 	fill_context(e, in_task(sk));
-	fill_sock(e, sk);
 	fill_addrs_sk(e, sk);
+	fill_sock(e, sk);
 	remember_reset(e->cookie);
 	submit(e);
 	return 0;
@@ -461,8 +502,11 @@ int handle_set_state(__u64 *ctx)
 
 	if (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN || newstate == TCP_FIN_WAIT1 ||
 	    newstate == TCP_LAST_ACK) {
-		if (in_task(sk))
+		if (in_task(sk)) {
 			remember_owner(sk);
+			if (newstate == TCP_LISTEN)
+				remember_listener(sk);
+		}
 		return 0;
 	}
 	if (newstate != TCP_CLOSE)
@@ -484,8 +528,8 @@ int handle_set_state(__u64 *ctx)
 	if (!e)
 		return 0;
 	fill_context(e, in_task(sk));
-	fill_sock(e, sk);
 	fill_addrs_sk(e, sk);
+	fill_sock(e, sk);
 	e->state = oldstate;
 	e->old_state = oldstate;
 	e->prev_state = oldstate;

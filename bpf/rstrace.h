@@ -39,6 +39,7 @@ enum rst_flag {
 	RST_F_IN_SYSCALL = 1 << 10,   /* `syscall` holds the context task's syscall number */
 	RST_F_PREV_STATE = 1 << 11,   /* `prev_state` was remembered from the CLOSE transition */
 	RST_F_RCV_SHUTDOWN = 1 << 12, /* receive side shut down (after close() or shutdown()) */
+	RST_F_OWNER_LISTENER = 1 << 13, /* owner_* is the process that listens on lport */
 };
 
 /* A reason value that the kernel never uses: "the kernel gave none". */

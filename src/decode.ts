@@ -16,7 +16,7 @@ export const OFFSETS = {
 export const FLAG = {
   HAS_SK: 1 << 0, HAS_REASON: 1 << 1, OWNER_KNOWN: 1 << 2, IN_TASK: 1 << 3, LINGER0: 1 << 4,
   DEAD: 1 << 5, ACCEPTQ_FULL: 1 << 6, FULLSOCK: 1 << 7, KEEPALIVE: 1 << 8, USER_TIMEOUT: 1 << 9,
-  IN_SYSCALL: 1 << 10, PREV_STATE: 1 << 11, RCV_SHUTDOWN: 1 << 12,
+  IN_SYSCALL: 1 << 10, PREV_STATE: 1 << 11, RCV_SHUTDOWN: 1 << 12, OWNER_LISTENER: 1 << 13,
 } as const;
 
 export const KIND = { SENT: 1, RECEIVED: 2, ABORT: 3 } as const;

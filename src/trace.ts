@@ -28,12 +28,21 @@ export interface TraceOptions {
   filter: EventFilter;
   kernelFilter: Pick<TracerOptions, 'filterTgid' | 'filterPort' | 'filterNetns' | 'filterCgroup'>;
   assumeNoReason: boolean;
+  /** no table on stdout (metrics mode) */
+  quiet?: boolean;
+  /** a sink that also follows the counters, e.g. the Prometheus endpoint */
+  metrics?: CountingSink;
   /** the options as given, recorded in the trace file's header */
   recorded: Record<string, OptionValue>;
 }
 
 interface BatchSink {
   writeBatch(events: readonly ResetEvent[]): void;
+}
+
+export interface CountingSink extends BatchSink {
+  updateCounters(c: TraceCounters): void;
+  close(): Promise<void>;
 }
 
 function log(line: string): void {
@@ -84,7 +93,8 @@ export async function runTrace(o: TraceOptions): Promise<number> {
   const sinks: BatchSink[] = [];
   const out = stdoutWriter(() => void stop());
   if (o.json) sinks.push(new JsonLinesSink(out));
-  else if (o.table || !o.output) sinks.push(new TerminalSink(out));
+  else if (o.table || (!o.output && !o.quiet)) sinks.push(new TerminalSink(out));
+  if (o.metrics) sinks.push(o.metrics);
   let file: TraceFileWriter | null = null;
   if (o.output) {
     try {
@@ -132,8 +142,10 @@ export async function runTrace(o: TraceOptions): Promise<number> {
 
   // Losses are shown as they happen, not only in the summary.
   let lastLost = 0;
+  const counters = (k: KernelCounters): TraceCounters => ({ delivered, lost: k.lost, filtered: k.filtered + pipeline.filtered });
   const lossWatch = setInterval(() => {
     const c = tracer.counters();
+    o.metrics?.updateCounters(counters(c));
     if (c.lost > lastLost) {
       const perCpu = c.lostPerCpu.map((n, cpu) => (n ? `cpu${cpu}=${n}` : '')).filter(Boolean).join(' ');
       log(`warning: ${c.lost - lastLost} events lost in the kernel (ring buffer full) in the last second [${perCpu}]; total ${c.lost}`);
@@ -150,10 +162,11 @@ export async function runTrace(o: TraceOptions): Promise<number> {
     if (timer) clearTimeout(timer);
     await tracer.close(); // detaches, then delivers what was still in the ring
     if (!(o.count !== undefined && emitted >= o.count)) deliver(pipeline.flush());
-    const k: KernelCounters = tracer.counters();
-    const counters: TraceCounters = { delivered, lost: k.lost, filtered: k.filtered + pipeline.filtered };
-    file?.close(counters);
-    log(`${emitted} events, ${k.lost} lost, ${counters.filtered} filtered`);
+    const final = counters(tracer.counters());
+    file?.close(final);
+    o.metrics?.updateCounters(final);
+    await o.metrics?.close();
+    log(`${emitted} events, ${final.lost} lost, ${final.filtered} filtered`);
     return 0;
   }
 

@@ -38,7 +38,9 @@ export function isListenerCloseChild(r: RawRecord, reason: string | null): boole
     r.kind === KIND.SENT &&
     (reason === null || reason === 'TCP_STATE') &&
     r.state === TCP_STATE.CLOSE &&
-    (r.flags & (FLAG.HAS_SK | FLAG.IN_TASK | FLAG.OWNER_KNOWN | FLAG.PREV_STATE)) === (FLAG.HAS_SK | FLAG.PREV_STATE) &&
+    (r.flags & (FLAG.HAS_SK | FLAG.IN_TASK | FLAG.PREV_STATE)) === (FLAG.HAS_SK | FLAG.PREV_STATE) &&
+    // never accepted: nobody but its listener's process is known for it
+    (!(r.flags & FLAG.OWNER_KNOWN) || (r.flags & FLAG.OWNER_LISTENER) !== 0) &&
     r.ctxPid !== 0
   );
 }

@@ -286,6 +286,7 @@ export async function capture(
     return lines();
   };
   const timer = setTimeout(() => void stop(), timeoutMs);
+  timer.unref();
   const packets = exited.then(() => {
     clearTimeout(timer);
     return lines();
@@ -327,3 +328,11 @@ process.once('exit', () => {
   for (const child of processes) if (alive(child)) child.kill('SIGKILL');
   for (const ns of namespaces) spawnSync('ip', ['netns', 'del', ns], { timeout: 5_000 });
 });
+
+/**
+ * The same teardown as an AsyncDisposable, for `await using scope = netnsScope();` in a test body
+ * (afterEach(cleanup) remains the simplest way to cover failing tests).
+ */
+export function netnsScope(): AsyncDisposable & { cleanup: () => Promise<void> } {
+  return { cleanup, [Symbol.asyncDispose]: cleanup };
+}

@@ -1,0 +1,103 @@
+/** `rstrace metrics`: commander wiring for the Prometheus endpoint (the work is in src/sinks/metrics.ts and src/trace.ts). */
+import { Command, InvalidArgumentError } from 'commander';
+import { runTrace, type TraceOptions } from '../trace.js';
+import { parseFilterOptions, resolveCgroupId } from '../filter.js';
+import { DEFAULT_LISTEN, DEFAULT_MAX_COMMS, MetricsSink } from '../sinks/metrics.js';
+import { FILTER_HELP, positiveNumber } from './options.js';
+
+interface Opts {
+  listen: string;
+  maxComms: number;
+  duration?: number;
+  pid?: string;
+  comm?: string;
+  port?: string;
+  netns?: string;
+  cgroup?: string;
+  code?: string;
+  kind?: string;
+}
+
+/** A filter of exactly one value can be done in the kernel, so filtered resets cost nothing. */
+function single(list: number[] | undefined): number | undefined {
+  return list && list.length === 1 ? list[0] : undefined;
+}
+
+function wholeNumber(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+      throw new InvalidArgumentError(`${name} takes a whole number of 0 or more, got '${value}'`);
+    }
+    return Number(value);
+  };
+}
+
+export function registerMetricsCommand(program: Command): void {
+  program
+    .command('metrics')
+    .description('serve TCP reset counts to Prometheus: resets by kind, code and process, lost events, process metrics')
+    .option('-l, --listen <addr>', 'HOST:PORT, [IPV6]:PORT, or :PORT for every address', DEFAULT_LISTEN)
+    .option('--max-comms <n>', `process names kept as comm label values; further ones count as comm="other" (0: none)`,
+      wholeNumber('--max-comms'), DEFAULT_MAX_COMMS)
+    .option('-d, --duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
+    .option('--pid <pids>', FILTER_HELP.pid)
+    .option('--comm <names>', FILTER_HELP.comm)
+    .option('--port <ports>', FILTER_HELP.port)
+    .option('--netns <inodes>', FILTER_HELP.netns)
+    .option('--cgroup <pathOrId>', FILTER_HELP.cgroup)
+    .option('--code <codes>', FILTER_HELP.code)
+    .option('--kind <kinds>', FILTER_HELP.kind)
+    .addHelpText('after', `
+Serves http://ADDR/metrics in the Prometheus text format until Ctrl-C (or --duration):
+  rstrace_resets_total{kind,code,code_key,comm}  resets by kind (sent, received, abort),
+      reset code and key ('rstrace codes'), and owning process name; comm="kernel" when no
+      process owns the socket, comm="other" past the first --max-comms names
+  rstrace_lost_events_total       records the kernel dropped (ring buffer full)
+  rstrace_filtered_events_total   records dropped by the filters given here
+  rstrace_delivered_events_total  records that reached rstrace
+  process_*, nodejs_*             rstrace's own CPU, memory, event loop
+
+It listens on loopback by default: a scrape carries process names and is not
+authenticated. Any other address is reachable from other hosts and gets a warning.
+
+Prometheus (prometheus.yml), one rstrace per host:
+  scrape_configs:
+    - job_name: rstrace
+      static_configs: [{ targets: ['127.0.0.1:9477'] }]
+
+Examples:
+  rstrace metrics                            serve on 127.0.0.1:9477
+  rstrace metrics --listen [::1]:9477        IPv6 loopback
+  rstrace metrics --port 443 --max-comms 20  resets on port 443 only, 20 process names
+  curl -s 127.0.0.1:9477/metrics | grep ^rstrace_resets_total
+Needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF; see 'rstrace doctor'.`)
+    .action(async (opts: Opts) => {
+      // Bad filters and a bad address fail before anything is attached or bound.
+      const filter = parseFilterOptions({ ...opts });
+      const cgroup = opts.cgroup !== undefined ? resolveCgroupId(opts.cgroup) : undefined;
+      const sink = new MetricsSink({ maxComms: opts.maxComms });
+      const bound = await sink.listen(opts.listen);
+      process.stderr.write(`rstrace: serving metrics on http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}/metrics\n`);
+      const traceOptions: TraceOptions = {
+        json: false,
+        table: false,
+        quiet: true,
+        metrics: sink,
+        durationSec: opts.duration,
+        filter,
+        kernelFilter: {
+          filterTgid: single(filter.pids),
+          filterPort: single(filter.ports),
+          filterNetns: single(filter.netns),
+          filterCgroup: cgroup !== undefined ? BigInt(cgroup) : undefined,
+        },
+        assumeNoReason: false,
+        recorded: {},
+      };
+      try {
+        process.exitCode = await runTrace(traceOptions);
+      } finally {
+        await sink.close(); // idempotent: runTrace closes it too
+      }
+    });
+}

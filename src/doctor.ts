@@ -1,0 +1,462 @@
+/**
+ * `rstrace doctor`: what this host offers a reset tracer, and what to do
+ * about each gap. Two halves: `gatherFacts()` reads the host (/proc, /sys,
+ * the addon's hook probes) and never throws; `diagnose()` turns the facts
+ * into one check per line and is pure, so that unit tests can play any host
+ * (an old kernel, no BTF, no capabilities, no addon).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { constants as osConstants, release as osRelease } from 'node:os';
+import { gunzipSync } from 'node:zlib';
+import { addon, type HookProbe, type NativeError } from './kernel/addon.js';
+import { RstraceError } from './errors.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface Check {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  /** what to do about it; empty when the status is ok */
+  remedy: string;
+}
+
+export interface DoctorReport {
+  /** true when `rstrace trace` can work here: no check failed */
+  ok: boolean;
+  checks: Check[];
+}
+
+export const BTF_PATH = '/sys/kernel/btf/vmlinux';
+
+/** Linux capability numbers (include/uapi/linux/capability.h). */
+export const CAP = {
+  DAC_READ_SEARCH: 2,
+  NET_ADMIN: 12,
+  SYS_PTRACE: 19,
+  SYS_ADMIN: 21,
+  SYS_RESOURCE: 24,
+  PERFMON: 38,
+  BPF: 39,
+} as const;
+export type CapName = keyof typeof CAP;
+
+/** The BPF programs in bpf/rstrace.bpf.c. Any program not listed is treated as required. */
+export const HOOKS: { name: string; section: string; required: boolean }[] = [
+  { name: 'handle_send_reset', section: 'tp_btf/tcp_send_reset', required: true },
+  { name: 'handle_receive_reset', section: 'tp_btf/tcp_receive_reset', required: true },
+  { name: 'handle_set_state', section: 'tp_btf/inet_sock_set_state', required: true },
+  { name: 'handle_send_length', section: 'tp_btf/sock_send_length', required: false },
+  { name: 'handle_recv_length', section: 'tp_btf/sock_recv_length', required: false },
+];
+
+export type LockdownMode = 'none' | 'integrity' | 'confidentiality';
+
+/** Everything doctor looks at, read once. `null` means "could not be read". */
+export interface HostFacts {
+  release: string;
+  btfPresent: boolean;
+  euid: number | null;
+  /** CapEff from /proc/self/status */
+  capEff: bigint | null;
+  /** /proc/self/status Seccomp: 0 none, 1 strict, 2 filter */
+  seccomp: number | null;
+  unprivilegedBpfDisabled: number | null;
+  /** the addon loaded: its libbpf version, the BTF reset reasons, the hook probes */
+  addon: AddonFacts | { error: string; remedy: string };
+  lockdown: { mode: LockdownMode; source: string } | null;
+  /** CONFIG_KPROBES from the kernel config, when the config is readable */
+  kprobesConfigured: boolean | null;
+  tracefsMounts: string[];
+  cgroup2Mounts: string[];
+  /** "Max locked memory" soft limit in bytes; Infinity for unlimited */
+  memlockSoft: number | null;
+  /** the node binary that runs rstrace: file capabilities go there, not on the script */
+  execPath: string;
+}
+
+export interface AddonFacts {
+  libbpf: string;
+  /** number of values of enum sk_rst_reason; null when the kernel has none */
+  resetReasons: number | null;
+  probes: HookProbe[] | { error: string };
+}
+
+// ---------------------------------------------------------------- facts
+
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** A field of /proc/self/status, e.g. "CapEff". */
+export function statusField(status: string, field: string): string | null {
+  const m = new RegExp(`^${field}:\\s*(\\S+)`, 'm').exec(status);
+  return m ? m[1] : null;
+}
+
+/** Mount points of the given file system type, from /proc/self/mountinfo text. */
+export function mountsOfType(mountinfo: string, fstype: string): string[] {
+  const found: string[] = [];
+  for (const line of mountinfo.split('\n')) {
+    // "43 23 0:13 / /sys/kernel/tracing rw,relatime - tracefs nodev rw"
+    const [left, right] = line.split(' - ');
+    if (right?.split(' ')[0] === fstype) {
+      const mountPoint = left.split(' ')[4];
+      if (mountPoint) found.push(mountPoint.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+    }
+  }
+  return found;
+}
+
+/** The soft "Max locked memory" limit from /proc/self/limits text, in bytes. */
+export function memlockFromLimits(limits: string): number | null {
+  const m = /^Max locked memory\s+(\S+)/m.exec(limits);
+  if (!m) return null;
+  return m[1] === 'unlimited' ? Infinity : Number(m[1]);
+}
+
+/** "none [integrity] confidentiality" -> integrity */
+export function parseLockdown(text: string): LockdownMode | null {
+  const m = /\[(none|integrity|confidentiality)\]/.exec(text);
+  return m ? (m[1] as LockdownMode) : null;
+}
+
+function kernelConfig(release: string): string | null {
+  try {
+    return gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
+  } catch {
+    return readText(`/boot/config-${release}`);
+  }
+}
+
+/**
+ * The lockdown mode: from securityfs when it is mounted, otherwise what the
+ * kernel command line or the build configuration forces.
+ */
+function lockdownFacts(config: string | null): HostFacts['lockdown'] {
+  const live = readText('/sys/kernel/security/lockdown');
+  if (live !== null) {
+    const mode = parseLockdown(live);
+    if (mode) return { mode, source: '/sys/kernel/security/lockdown' };
+  }
+  const cmdline = readText('/proc/cmdline') ?? '';
+  const arg = /(?:^|\s)lockdown=(integrity|confidentiality|none)\b/.exec(cmdline);
+  if (arg) return { mode: arg[1] as LockdownMode, source: 'lockdown= on the kernel command line; securityfs not mounted' };
+  if (config !== null) {
+    const forced = /^CONFIG_LOCK_DOWN_KERNEL_FORCE_(NONE|INTEGRITY|CONFIDENTIALITY)=y/m.exec(config);
+    if (forced) {
+      const mode = forced[1].toLowerCase() as LockdownMode;
+      return { mode, source: `CONFIG_LOCK_DOWN_KERNEL_FORCE_${forced[1]}; securityfs not mounted` };
+    }
+    if (!/^CONFIG_SECURITY_LOCKDOWN_LSM=y/m.test(config)) return { mode: 'none', source: 'kernel built without CONFIG_SECURITY_LOCKDOWN_LSM' };
+  }
+  return null;
+}
+
+function addonFacts(): HostFacts['addon'] {
+  let a: ReturnType<typeof addon>;
+  try {
+    a = addon();
+  } catch (err) {
+    if (err instanceof RstraceError) return { error: err.message, remedy: err.remedy };
+    return { error: `the native addon did not load: ${oneLine(errorMessage(err))}`, remedy: "run 'make build' in the rstrace checkout" };
+  }
+  let libbpf = 'unknown';
+  let resetReasons: number | null = null;
+  try {
+    libbpf = a.libbpfVersion();
+    const values = a.btfEnum('sk_rst_reason');
+    resetReasons = values && values.length ? values.length : null;
+  } catch { /* reported through the checks that need them */ }
+  let probes: AddonFacts['probes'];
+  try {
+    probes = a.probeHooks();
+  } catch (err) {
+    const e = err as NativeError;
+    probes = { error: oneLine(errorMessage(err)) + (e.errno ? ` (${errnoName(e.errno)})` : '') };
+  }
+  return { libbpf, resetReasons, probes };
+}
+
+/** Reads the host. Never throws: whatever cannot be read is null. */
+export function gatherFacts(): HostFacts {
+  const status = readText('/proc/self/status') ?? '';
+  const capHex = statusField(status, 'CapEff');
+  const seccomp = statusField(status, 'Seccomp');
+  const unpriv = readText('/proc/sys/kernel/unprivileged_bpf_disabled');
+  const mountinfo = readText('/proc/self/mountinfo') ?? '';
+  const limits = readText('/proc/self/limits');
+  const release = osRelease();
+  const config = kernelConfig(release);
+  return {
+    release,
+    btfPresent: existsSync(BTF_PATH),
+    euid: typeof process.geteuid === 'function' ? process.geteuid() : null,
+    capEff: capHex && /^[0-9a-f]+$/i.test(capHex) ? BigInt('0x' + capHex) : null,
+    seccomp: seccomp !== null && /^\d+$/.test(seccomp) ? Number(seccomp) : null,
+    unprivilegedBpfDisabled: unpriv !== null && /^\s*\d+\s*$/.test(unpriv) ? Number(unpriv) : null,
+    addon: addonFacts(),
+    lockdown: lockdownFacts(config),
+    kprobesConfigured: config === null ? null : /^CONFIG_KPROBES=y/m.test(config),
+    tracefsMounts: mountsOfType(mountinfo, 'tracefs'),
+    cgroup2Mounts: mountsOfType(mountinfo, 'cgroup2'),
+    memlockSoft: limits === null ? null : memlockFromLimits(limits),
+    execPath: process.execPath,
+  };
+}
+
+// ---------------------------------------------------------------- checks
+
+export function hasCap(capEff: bigint | null, cap: CapName): boolean {
+  return capEff !== null && ((capEff >> BigInt(CAP[cap])) & 1n) === 1n;
+}
+
+/** "6.18.44-fc-v595" -> [6, 18]; null when it does not look like a Linux release. */
+export function kernelVersion(release: string): [number, number] | null {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}
+
+function atLeast(v: [number, number] | null, major: number, minor: number): boolean {
+  return v !== null && (v[0] > major || (v[0] === major && v[1] >= minor));
+}
+
+/** Loading and attaching tracing programs: CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN for both. */
+export function canLoadTracing(capEff: bigint | null): boolean {
+  const admin = hasCap(capEff, 'SYS_ADMIN');
+  return (admin || hasCap(capEff, 'BPF')) && (admin || hasCap(capEff, 'PERFMON'));
+}
+
+function errnoName(errno: number): string {
+  if (errno === 524) return 'ENOTSUPP';
+  for (const [name, value] of Object.entries(osConstants.errno)) if (value === errno) return name;
+  return `errno ${errno}`;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Kernel and library text can hold newlines or control characters: one printable line. */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\r\n]+/g, ' ').replace(/[\x00-\x1f\x7f-\x9f]/g, '?').trim();
+}
+
+function privilegesRemedy(execPath: string): string {
+  return `run as root or grant CAP_BPF and CAP_PERFMON: AmbientCapabilities=CAP_BPF CAP_PERFMON CAP_NET_ADMIN in a systemd unit, or setcap cap_bpf,cap_perfmon,cap_net_admin+ep on a copy of ${execPath} kept for rstrace (file capabilities on the bin/rstrace script are ignored)`;
+}
+
+/** The short form, for the lines after the privileges check. */
+const SEE_PRIVILEGES = 'run as root or grant CAP_BPF and CAP_PERFMON (see privileges)';
+
+function kernelCheck(f: HostFacts, addonOk: boolean): Check {
+  const v = kernelVersion(f.release);
+  const linux = v ? `Linux ${v[0]}.${v[1]}` : 'not a Linux version number';
+  const reasons = addonOk ? (f.addon as AddonFacts).resetReasons : null;
+  if (reasons !== null) {
+    return { name: 'kernel', status: 'ok', detail: `${f.release} (${linux}): enum sk_rst_reason present (${reasons} values), events carry the kernel's own reason`, remedy: '' };
+  }
+  // No addon, or no BTF: the version is all there is to go on.
+  if (!addonOk || !f.btfPresent) {
+    const likely = atLeast(v, 6, 10) ? 'sk_rst_reason expected (6.10 or later)' : 'older than 6.10: reason will be null, codes inferred from TCP state and flags';
+    return { name: 'kernel', status: atLeast(v, 6, 10) ? 'ok' : 'warn', detail: `${f.release} (${linux}): ${likely}; not confirmed from BTF`, remedy: atLeast(v, 6, 10) ? '' : 'upgrade to Linux 6.10 or later for the kernel\'s own reset reasons' };
+  }
+  return {
+    name: 'kernel',
+    status: 'warn',
+    detail: `${f.release} (${linux}): no enum sk_rst_reason in BTF (added in 6.10): reason is null and codes are inferred from TCP state and flags`,
+    remedy: "upgrade to Linux 6.10 or later for the kernel's own reset reasons",
+  };
+}
+
+function btfCheck(f: HostFacts): Check {
+  return f.btfPresent
+    ? { name: 'BTF', status: 'ok', detail: `${BTF_PATH} present`, remedy: '' }
+    : { name: 'BTF', status: 'fail', detail: `${BTF_PATH} missing: this kernel was built without CONFIG_DEBUG_INFO_BTF`, remedy: 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (every major distribution kernel since 2020 is)' };
+}
+
+function privilegesCheck(f: HostFacts): Check {
+  const who = f.euid === 0 ? 'root (uid 0)' : f.euid === null ? 'unknown user' : `uid ${f.euid}`;
+  if (f.capEff === null) {
+    return { name: 'privileges', status: 'warn', detail: `${who}; capabilities unknown (/proc/self/status has no CapEff)`, remedy: 'the hook checks below tell whether loading works' };
+  }
+  const relevant: CapName[] = ['BPF', 'PERFMON', 'NET_ADMIN', 'SYS_ADMIN'];
+  const held = relevant.filter((c) => hasCap(f.capEff, c)).map((c) => `CAP_${c}`);
+  const caps = held.length ? `effective ${held.join(' ')}` : 'none of CAP_BPF CAP_PERFMON CAP_NET_ADMIN CAP_SYS_ADMIN effective';
+  if (!canLoadTracing(f.capEff)) {
+    const missing = (['BPF', 'PERFMON'] as CapName[]).filter((c) => !hasCap(f.capEff, c)).map((c) => `CAP_${c}`);
+    const dropped = f.euid === 0 ? ' (root whose capabilities were dropped: a container or setpriv/capsh?)' : '';
+    return { name: 'privileges', status: 'fail', detail: `${who}, ${caps}${dropped}: missing ${missing.join(' and ')}, so BPF programs cannot be loaded`, remedy: privilegesRemedy(f.execPath) };
+  }
+  // Sockets that predate the trace are attributed from /proc/PID/fd, which
+  // for other users' processes needs both of these.
+  const procCaps: CapName[] = ['SYS_PTRACE', 'DAC_READ_SEARCH'];
+  const procMissing = procCaps.filter((c) => !hasCap(f.capEff, c)).map((c) => `CAP_${c}`);
+  if (procMissing.length) {
+    return {
+      name: 'privileges',
+      status: 'warn',
+      detail: `${who}, ${caps}: enough to trace; without ${procMissing.join(' and ')}, sockets opened before the trace by other users' processes stay unattributed (/proc/PID/fd is not readable)`,
+      remedy: 'also grant cap_sys_ptrace,cap_dac_read_search, or run as root',
+    };
+  }
+  return { name: 'privileges', status: 'ok', detail: `${who}, ${caps}`, remedy: '' };
+}
+
+function bpfSyscallCheck(f: HostFacts): Check {
+  const notes: string[] = [];
+  const u = f.unprivilegedBpfDisabled;
+  if (u === null) notes.push('unprivileged_bpf_disabled unreadable');
+  else notes.push(`unprivileged_bpf_disabled=${u} (${u === 0 ? 'unprivileged users may call bpf()' : 'only privileged users may call bpf()'}; rstrace needs privileges either way)`);
+  if (f.seccomp === 2) notes.push('a seccomp filter is active (container runtimes\' default profiles refuse bpf())');
+  const note = notes.join('; ');
+  if ('error' in f.addon) return { name: 'bpf syscall', status: 'fail', detail: `not tried: ${f.addon.error}; ${note}`, remedy: f.addon.remedy };
+  const probes = f.addon.probes;
+  if ('error' in probes) return { name: 'bpf syscall', status: 'fail', detail: `the hook probe failed: ${probes.error}; ${note}`, remedy: canLoadTracing(f.capEff) ? "run 'rstrace doctor' again; if it persists, report this line" : SEE_PRIVILEGES };
+  const loaded = probes.filter((p) => p.ok || (p.error ?? '').startsWith('attach'));
+  if (loaded.length) return { name: 'bpf syscall', status: 'ok', detail: `programs load; ${note}`, remedy: '' };
+  const first = probes[0];
+  const why = first ? `${first.error ?? 'failed'} (${errnoName(first.errno ?? 0)})` : 'no programs in the BPF object';
+  return { name: 'bpf syscall', status: 'fail', detail: `loading is refused: ${why}; ${note}`, remedy: refusedRemedy(f, first?.errno ?? 0) };
+}
+
+/** What to do when the kernel refused to load or attach, by errno. */
+function refusedRemedy(f: HostFacts, errno: number): string {
+  if (errno === 1 || errno === 13) {
+    if (!canLoadTracing(f.capEff)) return SEE_PRIVILEGES;
+    if (errno === 13) return "the verifier or a security module refused it: report this line with 'uname -r'";
+    return 'the capabilities are there but the kernel refused: run on the host rather than in a container or user namespace, and check lockdown, SELinux/AppArmor and seccomp policy';
+  }
+  if (errno === 2 || errno === 3) return 'this kernel lacks the tracepoint: upgrade the kernel';
+  if (errno === 22 || errno === 95 || errno === 524) return 'this kernel cannot attach tp_btf programs here (they need Linux 5.5 or later with BTF): upgrade the kernel';
+  if (errno === 12 || errno === 7) return 'raise the locked-memory limit (ulimit -l unlimited, or LimitMEMLOCK=infinity in a systemd unit)';
+  return "report this line with 'uname -r'";
+}
+
+function hookChecks(f: HostFacts): Check[] {
+  if ('error' in f.addon || 'error' in f.addon.probes) {
+    const why = 'error' in f.addon ? f.addon.error : (f.addon.probes as { error: string }).error;
+    const remedy = 'error' in f.addon ? f.addon.remedy : canLoadTracing(f.capEff) ? "report this line with 'uname -r'" : SEE_PRIVILEGES;
+    return HOOKS.map((h) => ({
+      name: `hook ${h.name}`,
+      status: h.required ? 'fail' : 'warn',
+      detail: `${h.section}: not probed: ${why}`,
+      remedy: h.required ? remedy : `${remedy}; optional: owners of accepted sockets are learned from /proc instead`,
+    }));
+  }
+  return f.addon.probes.map((p) => {
+    const known = HOOKS.find((h) => h.name === p.name);
+    const required = known ? known.required : true;
+    const section = p.section || known?.section || '?';
+    const role = required ? 'required' : 'optional';
+    if (p.ok) return { name: `hook ${p.name}`, status: 'ok', detail: `${section} loads and attaches (${role})`, remedy: '' };
+    const errno = p.errno ?? 0;
+    const trivial = /Couldn't load trivial BPF program/.test(p.details ?? '');
+    const hint = trivial && canLoadTracing(f.capEff) ? ': the kernel refused even a trivial program' : '';
+    const detail = `${section} (${role}): ${oneLine(p.error ?? 'failed')} (${errnoName(errno)})${hint}`;
+    const remedy = refusedRemedy(f, errno);
+    return required
+      ? { name: `hook ${p.name}`, status: 'fail', detail, remedy }
+      : { name: `hook ${p.name}`, status: 'warn', detail: `${detail}; owners of accepted sockets are learned from /proc instead`, remedy: `not needed to trace; to learn owners in the kernel: ${remedy}` };
+  });
+}
+
+function fentryCheck(f: HostFacts): Check {
+  const parts = ['not needed: rstrace attaches tp_btf tracepoints only'];
+  if (f.lockdown === null) parts.push('lockdown mode unknown (securityfs not mounted and no kernel config)');
+  else if (f.lockdown.mode === 'none') parts.push(`lockdown none (${f.lockdown.source})`);
+  else parts.push(`lockdown ${f.lockdown.mode} (${f.lockdown.source}): fentry/fexit and kprobes are refused, so bpftrace kfunc/kprobe scripts fail here`);
+  if (f.kprobesConfigured === false) parts.push('CONFIG_KPROBES is not set');
+  return { name: 'fentry', status: 'ok', detail: parts.join('; '), remedy: '' };
+}
+
+function tracefsCheck(f: HostFacts): Check {
+  const usual = f.tracefsMounts.filter((m) => m === '/sys/kernel/tracing' || m === '/sys/kernel/debug/tracing');
+  const mounts = usual.length ? usual : f.tracefsMounts;
+  if (mounts.length) return { name: 'tracefs', status: 'ok', detail: `mounted at ${mounts.join(', ')} (rstrace does not need it: tp_btf attaches through BTF)`, remedy: '' };
+  return {
+    name: 'tracefs',
+    status: 'warn',
+    detail: 'not mounted; rstrace does not need it (tp_btf attaches through BTF), bpftrace and perf do',
+    remedy: 'only for bpftrace/perf: mount -t tracefs nodev /sys/kernel/tracing',
+  };
+}
+
+function libbpfCheck(f: HostFacts): Check {
+  if ('error' in f.addon) return { name: 'libbpf', status: 'fail', detail: f.addon.error, remedy: f.addon.remedy };
+  return { name: 'libbpf', status: 'ok', detail: `${f.addon.libbpf} (the system libbpf the addon links)`, remedy: '' };
+}
+
+function memlockCheck(f: HostFacts): Check {
+  const v = kernelVersion(f.release);
+  const limit = f.memlockSoft === null ? 'unknown' : f.memlockSoft === Infinity ? 'unlimited' : formatBytes(f.memlockSoft);
+  if (atLeast(v, 5, 11)) {
+    return { name: 'memlock', status: 'ok', detail: `${limit}; does not matter: Linux 5.11 and later charge BPF memory to the memory cgroup`, remedy: '' };
+  }
+  if (f.memlockSoft === Infinity || hasCap(f.capEff, 'SYS_RESOURCE')) {
+    return { name: 'memlock', status: 'ok', detail: `${limit}${f.memlockSoft === Infinity ? '' : '; libbpf raises it (CAP_SYS_RESOURCE held)'}: kernels before 5.11 count BPF maps against it`, remedy: '' };
+  }
+  return {
+    name: 'memlock',
+    status: 'warn',
+    detail: `${limit}: kernels before 5.11 count BPF maps against it and rstrace cannot raise it without CAP_SYS_RESOURCE`,
+    remedy: 'ulimit -l unlimited before starting rstrace (LimitMEMLOCK=infinity in a systemd unit)',
+  };
+}
+
+function cgroupCheck(f: HostFacts): Check {
+  if (f.cgroup2Mounts.length) {
+    return { name: 'cgroup v2', status: 'ok', detail: `cgroup2 mounted at ${f.cgroup2Mounts.join(', ')} (cgroup ids and --cgroup PATH resolve there)`, remedy: '' };
+  }
+  return {
+    name: 'cgroup v2',
+    status: 'warn',
+    detail: 'no cgroup2 mount: cgroup ids are still recorded, but --cgroup takes only a numeric id',
+    remedy: 'mount -t cgroup2 none /sys/fs/cgroup/unified (or boot with systemd.unified_cgroup_hierarchy=1)',
+  };
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1 << 30 && n % (1 << 30) === 0) return `${n / (1 << 30)} GiB`;
+  if (n >= 1 << 20 && n % (1 << 20) === 0) return `${n / (1 << 20)} MiB`;
+  if (n >= 1 << 10 && n % (1 << 10) === 0) return `${n / (1 << 10)} KiB`;
+  return `${n} bytes`;
+}
+
+/** The checks, in the order a user reads them. Pure: facts in, report out. */
+export function diagnose(f: HostFacts): DoctorReport {
+  const addonOk = !('error' in f.addon);
+  const checks = [
+    kernelCheck(f, addonOk),
+    btfCheck(f),
+    privilegesCheck(f),
+    bpfSyscallCheck(f),
+    ...hookChecks(f),
+    fentryCheck(f),
+    tracefsCheck(f),
+    libbpfCheck(f),
+    memlockCheck(f),
+    cgroupCheck(f),
+  ].map((c) => ({ ...c, detail: oneLine(c.detail), remedy: oneLine(c.remedy) }));
+  // Only BTF, privileges and the required hooks (plus what they depend on:
+  // the addon, bpf()) can fail, so "nothing failed" is "trace can work".
+  return { ok: checks.every((c) => c.status !== 'fail'), checks };
+}
+
+export function runDoctor(): DoctorReport {
+  return diagnose(gatherFacts());
+}
+
+/** Aligned lines: "ok    BTF          /sys/kernel/btf/vmlinux present", "FAIL  privileges   ... -> remedy". */
+export function renderDoctor(report: DoctorReport): string {
+  const width = Math.max(...report.checks.map((c) => c.name.length)) + 2;
+  const label: Record<CheckStatus, string> = { ok: 'ok', warn: 'warn', fail: 'FAIL' };
+  const lines = report.checks.map((c) => `${label[c.status].padEnd(6)}${c.name.padEnd(width)}${c.detail}${c.status !== 'ok' && c.remedy ? ` -> ${c.remedy}` : ''}`);
+  lines.push(report.ok ? "=> 'rstrace trace' can run on this host" : "=> 'rstrace trace' cannot run on this host: fix the FAIL lines above");
+  return lines.join('\n') + '\n';
+}
