@@ -309,6 +309,22 @@ function countCheck(s: Scenario): string {
   return `${exact}/${rs.length} exact`;
 }
 
+/** Runs whose summary counted at least the storm's events (other traffic may add some). */
+function completeCheck(s: Scenario): string {
+  const rs = runs.filter((r) => r.scenario === s && r.summaryEvents !== undefined && r.expected !== undefined);
+  if (rs.length === 0) return 'n/a';
+  return `${rs.filter((r) => r.summaryEvents! >= r.expected!).length}/${rs.length} complete`;
+}
+
+/** How the storm's events were classified and attributed, from the first counted trace file. */
+function classification(): string | undefined {
+  const r = runs.find((x) => x.count && x.count.port > 0);
+  if (!r?.count) return undefined;
+  const show = (m: Record<string, number>): string => Object.entries(m).map(([k, v]) => `${k} ${v}`).join(', ');
+  return `Storm events in the round ${r.round} ${r.scenario} file: by kind ${show(r.count.byKind)}; ` +
+    `by code ${show(r.count.byCode)}; by attribution ${show(r.count.byAttribution)}.`;
+}
+
 function report(m: ReturnType<typeof machine>, startedAt: number): string {
   const rows: [string, ...[string, string, string], string][] = [];
   const add = (name: string, c: [string, string, string], target = ''): void => { rows.push([name, ...c, target]); };
@@ -327,6 +343,7 @@ function report(m: ReturnType<typeof machine>, startedAt: number): string {
   if (has('rstrace-json')) {
     add('rstrace trace --json > /dev/null: rate ratio', cell(spread(of('rstrace-json', (r) => r.ratio)), 3), '>= 0.85');
     add('rstrace trace --json > /dev/null: lost events', cell(spread(of('rstrace-json', (r) => r.lost)), 0), '0');
+    add('rstrace trace --json > /dev/null: events printed >= storm events', [completeCheck('rstrace-json'), '', ''], 'all');
     add('rstrace trace --json > /dev/null: peak RSS (MB)', cell(spread(of('rstrace-json', (r) => r.peakRssMb)), 1), '<= 150');
     add('rstrace trace --json > /dev/null: spawn to attached (ms)', cell(spread(of('rstrace-json', (r) => r.attachMs)), 0), '< 1000');
     add('rstrace trace --json > /dev/null: tracer CPU during the storm (cores)', cell(spread(of('rstrace-json', (r) => r.tracerCpus)), 2));
@@ -391,6 +408,8 @@ function report(m: ReturnType<typeof machine>, startedAt: number): string {
     '- tracer CPUs: the tracer\'s user + system time during the storm (/proc/PID/stat) over the storm\'s length; ' +
       'generator CPUs: the generator\'s own getrusage; other CPUs: the machine\'s busy time (/proc/stat, softirq ' +
       `excepted) minus both. A run where others used more than ${BUSY_CPUS} CPUs is made again, up to ${RETRIES} times.`, '');
+  const cls = classification();
+  if (cls) notes.push(cls);
   const dirty = runs.filter((r) => r.foreign).length;
   if (retried) notes.push(`${retried} runs were disturbed (other processes using more than ${BUSY_CPUS} CPUs, or another rstrace attached) and were made again.`);
   if (dirty) notes.push(`${dirty} runs were still disturbed after ${RETRIES} retries and are left out of the medians (see the Runs table).`);

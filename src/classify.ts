@@ -18,10 +18,20 @@ type Rule = (r: RawRecord) => Classification;
 
 const has = (r: RawRecord, f: number): boolean => (r.flags & f) !== 0;
 
-const noSocket: Rule = (r) =>
-  (r.tcpFlags & TCP_FLAG.SYN) && !(r.tcpFlags & TCP_FLAG.ACK)
-    ? { code: 11, explanation: `SYN to port ${r.lport} with no listener` }
-    : { code: 1, explanation: `segment for a connection that does not exist (${flagsText(r.tcpFlags)})` };
+// Phrases without per-event values are shared objects: a storm allocates nothing here.
+const SYN_NO_LISTENER: Classification = { code: 11, explanation: 'SYN to a port with no listener' };
+const REFUSED: Classification = { code: 0, explanation: 'connection refused by the peer' };
+const strayByFlags = new Map<number, Classification>();
+
+const noSocket: Rule = (r) => {
+  if (r.tcpFlags & TCP_FLAG.SYN && !(r.tcpFlags & TCP_FLAG.ACK)) return SYN_NO_LISTENER;
+  let c = strayByFlags.get(r.tcpFlags);
+  if (!c) {
+    c = { code: 1, explanation: `segment for a connection that does not exist (${flagsText(r.tcpFlags)})` };
+    strayByFlags.set(r.tcpFlags, c);
+  }
+  return c;
+};
 
 const disconnect: Rule = (r) => {
   if (has(r, FLAG.LINGER0)) return { code: 6, explanation: 'close() with SO_LINGER {1,0}' };
@@ -124,9 +134,7 @@ function abort(r: RawRecord): Classification {
 
 export function classify(r: RawRecord, reason: string | null): Classification {
   if (r.kind === KIND.RECEIVED) {
-    return r.state === TCP_STATE.SYN_SENT
-      ? { code: 0, explanation: 'connection refused by the peer' }
-      : { code: 0, explanation: `reset by the peer in ${tcpStateName(r.state) ?? r.state}` };
+    return r.state === TCP_STATE.SYN_SENT ? REFUSED : { code: 0, explanation: `reset by the peer in ${tcpStateName(r.state) ?? r.state}` };
   }
   if (r.kind === KIND.ABORT) return abort(r);
   if (reason === null) return sentWithoutReason(r);

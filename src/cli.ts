@@ -5,6 +5,8 @@ import { registerTraceCommand } from './commands/trace.js';
 import { registerCodesCommand } from './commands/codes.js';
 import { registerReportCommand } from './commands/report.js';
 import { registerExportCommand } from './commands/export.js';
+import { registerMetricsCommand } from './commands/metrics.js';
+import { registerDoctorCommand } from './commands/doctor.js';
 
 const program = new Command();
 program
@@ -18,6 +20,8 @@ registerTraceCommand(program);
 registerCodesCommand(program);
 registerReportCommand(program);
 registerExportCommand(program);
+registerMetricsCommand(program);
+registerDoctorCommand(program);
 
 function fail(err: unknown): never {
   if (err instanceof CommanderError) {

@@ -30,7 +30,7 @@ export class PhantomResetFilter {
     this.held = [];
     if (carried.length === 0 && !batch.some(maybePhantom)) return batch;
     const all = carried.length ? carried.concat(batch) : batch;
-    const abortedCookies = new Set<bigint>();
+    const abortedCookies = new Set<string>();
     for (const r of all) if (this.isAbortOnData(r)) abortedCookies.add(r.cookie);
     const out: RawRecord[] = [];
     for (let i = 0; i < all.length; i++) {

@@ -31,7 +31,8 @@ export interface RawRecord {
   /** boot-time clock, split so that no BigInt is needed on the hot path */
   bootSec: number;
   bootNsec: number;
-  cookie: bigint;
+  /** socket cookie in decimal, '' when there is no socket */
+  cookie: string;
   cgroupId: number;
   ino: number;
   family: number;
@@ -105,12 +106,31 @@ export function formatIpv6(bytes: Uint8Array): string {
 }
 
 const decoder = new TextDecoder();
+// A storm repeats the same few process names: decode each 16-byte comm once.
+const commCache = new Map<string, string>();
 
-function comm(bytes: Uint8Array, off: number): string {
-  let end = off;
-  const limit = off + 16;
-  while (end < limit && bytes[end] !== 0) end++;
-  return decoder.decode(bytes.subarray(off, end));
+function comm(bytes: Uint8Array, dv: DataView, off: number): string {
+  const a = dv.getUint32(off, true);
+  if (a === 0) return '';
+  const key = `${a}.${dv.getUint32(off + 4, true)}.${dv.getUint32(off + 8, true)}.${dv.getUint32(off + 12, true)}`;
+  let s = commCache.get(key);
+  if (s === undefined) {
+    let end = off;
+    const limit = off + 16;
+    while (end < limit && bytes[end] !== 0) end++;
+    s = decoder.decode(bytes.subarray(off, end));
+    if (commCache.size > 4096) commCache.clear();
+    commCache.set(key, s);
+  }
+  return s;
+}
+
+function cookie(dv: DataView, off: number): string {
+  const lo = dv.getUint32(off, true);
+  const hi = dv.getUint32(off + 4, true);
+  if (hi === 0 && lo === 0) return '';
+  // Cookies count sockets since boot: below 2^53 in practice, exact above it too.
+  return hi < 0x200000 ? String(hi * TWO32 + lo) : dv.getBigUint64(off, true).toString();
 }
 
 export function decodeRecord(bytes: Uint8Array, dv: DataView, base: number): RawRecord {
@@ -134,7 +154,7 @@ export function decodeRecord(bytes: Uint8Array, dv: DataView, base: number): Raw
   return {
     bootSec,
     bootNsec,
-    cookie: dv.getBigUint64(base + O.cookie, true),
+    cookie: cookie(dv, base + O.cookie),
     cgroupId: u64(dv, base + O.cgroup_id),
     ino: u64(dv, base + O.ino),
     family,
@@ -146,10 +166,10 @@ export function decodeRecord(bytes: Uint8Array, dv: DataView, base: number): Raw
     reason: dv.getUint32(base + O.reason, true),
     ownerPid: dv.getUint32(base + O.owner_pid, true),
     ownerTid: dv.getUint32(base + O.owner_tid, true),
-    ownerComm: comm(bytes, base + O.owner_comm),
+    ownerComm: comm(bytes, dv, base + O.owner_comm),
     ctxPid: dv.getUint32(base + O.ctx_pid, true),
     ctxTid: dv.getUint32(base + O.ctx_tid, true),
-    ctxComm: comm(bytes, base + O.ctx_comm),
+    ctxComm: comm(bytes, dv, base + O.ctx_comm),
     unread: dv.getUint32(base + O.unread, true),
     unsent: dv.getUint32(base + O.unsent, true),
     kind: dv.getUint8(base + O.kind),

@@ -243,7 +243,6 @@ function errorMessage(err: unknown): string {
 
 /** Kernel and library text can hold newlines or control characters: one printable line. */
 function oneLine(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/[\r\n]+/g, ' ').replace(/[\x00-\x1f\x7f-\x9f]/g, '?').trim();
 }
 
@@ -370,8 +369,9 @@ function fentryCheck(f: HostFacts): Check {
   const parts = ['not needed: rstrace attaches tp_btf tracepoints only'];
   if (f.lockdown === null) parts.push('lockdown mode unknown (securityfs not mounted and no kernel config)');
   else if (f.lockdown.mode === 'none') parts.push(`lockdown none (${f.lockdown.source})`);
-  else parts.push(`lockdown ${f.lockdown.mode} (${f.lockdown.source}): fentry/fexit and kprobes are refused, so bpftrace kfunc/kprobe scripts fail here`);
-  if (f.kprobesConfigured === false) parts.push('CONFIG_KPROBES is not set');
+  else if (f.lockdown.mode === 'integrity') parts.push(`lockdown integrity (${f.lockdown.source}): fentry/fexit may be refused (hardened kernels refuse ftrace-based attachment), so bpftrace kfunc scripts can fail`);
+  else parts.push(`lockdown confidentiality (${f.lockdown.source}): fentry/fexit, kprobes and reading kernel memory from BPF are refused (the hook lines show whether rstrace's programs still load)`);
+  if (f.kprobesConfigured === false) parts.push('kprobes unavailable (CONFIG_KPROBES is not set)');
   return { name: 'fentry', status: 'ok', detail: parts.join('; '), remedy: '' };
 }
 

@@ -77,7 +77,7 @@ export class Pipeline {
       netns: r.netns || null,
       unread: full ? dataBytes(r.unread, FIN_RECEIVED.has(state)) : null,
       unsent: full ? dataBytes(r.unsent, SYN_OR_FIN_UNACKED.has(state)) : null,
-      cookie: r.cookie ? r.cookie.toString() : null,
+      cookie: r.cookie || null,
       actorPid: owner.actorPid,
       actorComm: owner.actorComm,
       probes: cls.code === 17 ? r.probes : null,

@@ -1,13 +1,21 @@
 /**
  * JSON lines: one object per event, fields in the contract's order. `export`
  * uses the same function, so a file exported later is identical, line for
- * line, to what `trace --json` printed live.
+ * line, to what `trace --json` printed live. Built by hand in field order:
+ * no intermediate object per event.
  */
 import { EVENT_FIELDS, type ResetEvent } from '../event.js';
 
+const KEYS = EVENT_FIELDS.map((f, i) => `${i === 0 ? '{' : ','}${JSON.stringify(f)}:`);
+
+function value(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
+  return JSON.stringify(v);
+}
+
 export function toJsonLine(event: ResetEvent): string {
-  // Build in contract order even if the object was assembled in another order.
-  const ordered: Record<string, unknown> = {};
-  for (const f of EVENT_FIELDS) ordered[f] = event[f] === undefined ? null : event[f];
-  return JSON.stringify(ordered);
+  let out = '';
+  for (let i = 0; i < EVENT_FIELDS.length; i++) out += KEYS[i] + value(event[EVENT_FIELDS[i]]);
+  return out + '}';
 }

@@ -87,17 +87,17 @@ export class MetricsSink {
     });
     this.lost = new Counter({
       name: 'rstrace_lost_events_total',
-      help: 'reset records the kernel could not hand to rstrace (ring buffer full): rstrace_resets_total is short by this many',
+      help: 'trace records the kernel could not hand to rstrace (ring buffer full): resets may be missing from rstrace_resets_total',
       registers: [this.registry],
     });
     this.filtered = new Counter({
       name: 'rstrace_filtered_events_total',
-      help: 'reset records dropped by the filters rstrace was started with (--pid, --port, ...), in the kernel or in user space',
+      help: 'trace records dropped by the filters rstrace was started with (--pid, --port, ...), in the kernel or in user space',
       registers: [this.registry],
     });
     this.delivered = new Counter({
       name: 'rstrace_delivered_events_total',
-      help: 'reset records that reached rstrace from the kernel',
+      help: 'trace records that reached rstrace from the kernel',
       registers: [this.registry],
     });
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });

@@ -55,8 +55,11 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Polls `check` every 250 ms until it returns a value, for at most `ms`. */
-async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
+/** An error that ends a wait at once, where any other one is retried. */
+class Fatal extends Error {}
+
+/** Polls `check` every 250 ms until it returns a value, for at most `ms`; `seen` says what was there instead. */
+async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>, seen?: () => string): Promise<T> {
   const deadline = Date.now() + ms;
   let last: unknown;
   for (let i = 0; Date.now() < deadline && i < ms / 250 + 1; i++) {
@@ -64,11 +67,12 @@ async function until<T>(what: string, ms: number, check: () => Promise<T | undef
       const v = await check();
       if (v !== undefined) return v;
     } catch (err) {
+      if (err instanceof Fatal) throw err;
       last = err;
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${what}: not within ${ms} ms${last ? ` (last error: ${String(last)})` : ''}`);
+  throw new Error(`${what}: not within ${ms} ms${seen ? `; last seen: ${seen()}` : ''}${last ? ` (last error: ${String(last)})` : ''}`);
 }
 
 /** A connect to a port nothing listens on: the kernel answers the SYN with a RST. */
@@ -121,7 +125,7 @@ beforeAll(async () => {
   // --duration is a backstop: the tracer ends by itself should afterAll never run.
   rstrace = start(RSTRACE, ['metrics', '--listen', rstraceAddr, '--port', String(testPort), '--duration', '300']);
   await until('rstrace attached (stderr line containing "attached")', 30_000, async () => {
-    if (rstrace!.proc.exitCode !== null) throw new Error(`rstrace exited with ${rstrace!.proc.exitCode}: ${rstrace!.output()}`);
+    if (rstrace!.proc.exitCode !== null) throw new Fatal(`rstrace exited with ${rstrace!.proc.exitCode}: ${rstrace!.output()}`);
     return /attached/.test(rstrace!.output()) ? true : undefined;
   });
 
@@ -141,7 +145,7 @@ beforeAll(async () => {
     `--web.listen-address=127.0.0.1:${promPort}`,
   ]);
   await until('prometheus ready (/-/ready)', 30_000, async () => {
-    if (prometheus!.proc.exitCode !== null) throw new Error(`prometheus exited with ${prometheus!.proc.exitCode}: ${prometheus!.output().slice(-4096)}`);
+    if (prometheus!.proc.exitCode !== null) throw new Fatal(`prometheus exited with ${prometheus!.proc.exitCode}: ${prometheus!.output().slice(-4096)}`);
     const res = await fetch(`${promBase}/-/ready`, { signal: AbortSignal.timeout(2000) });
     return res.ok ? true : undefined;
   });
@@ -164,12 +168,16 @@ describe('rstrace metrics scraped by a real Prometheus', () => {
     const myComm = readFileSync('/proc/self/comm', 'utf8').trim();
 
     /** the one series of the selector, once its value has reached `want` (more is a failure) */
-    const reach = (selector: string, want: number) => until(`${selector} == ${want}`, 30_000, async () => {
-      const r = await query(selector);
-      const total = r.reduce((n, s) => n + Number(s.value[1]), 0);
-      if (total > want) throw new Error(`${selector} is ${total}, more than the ${want} resets provoked: ${JSON.stringify(r)}`);
-      return total === want ? r : undefined;
-    });
+    const reach = (selector: string, want: number): Promise<PromSample[]> => {
+      let last: PromSample[] = [];
+      return until(`${selector} == ${want}`, 30_000, async () => {
+        const r = await query(selector);
+        last = r;
+        const total = r.reduce((n, s) => n + Number(s.value[1]), 0);
+        if (total > want) throw new Fatal(`${selector} is ${total}, more than the ${want} resets provoked: ${JSON.stringify(r)}`);
+        return total === want ? r : undefined;
+      }, () => JSON.stringify(last));
+    };
     const sent = await reach('rstrace_resets_total{code="11"}', CONNECTS);
     const received = await reach('rstrace_resets_total{code="0"}', CONNECTS);
 

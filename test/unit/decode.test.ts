@@ -47,12 +47,17 @@ describe('decoder against the shared header', () => {
     });
     const [r] = decodeBatch(bytes, 1);
     expect(r).toEqual({
-      bootSec: 5, bootNsec: 123_456_789, cookie: 0xfedcba9876543210n, cgroupId: 4242, ino: 99, family: AF_INET,
+      bootSec: 5, bootNsec: 123_456_789, cookie: '18364758544493064720', cgroupId: 4242, ino: 99, family: AF_INET,
       laddr: '127.0.0.1', raddr: '10.1.2.3', lport: 8080, rport: 54321, netns: 4026531840, reason: 11,
       ownerPid: 100, ownerTid: 101, ownerComm: 'server', ctxPid: 200, ctxTid: 201, ctxComm: 'client',
       unread: 5, unsent: 6, kind: KIND.SENT, state: 7, prevState: 1, tcpFlags: 0x12, skErr: 104, probes: 2,
       flags: FLAG.HAS_SK | FLAG.FULLSOCK, hook: 1, oldState: 1, syscall: 3,
     });
+  });
+
+  it('gives small cookies and a missing cookie exactly', () => {
+    expect(decodeBatch(record({ cookie: 4205514n, family: AF_INET }), 1)[0].cookie).toBe('4205514');
+    expect(decodeBatch(record({ family: AF_INET }), 1)[0].cookie).toBe('');
   });
 
   it('splits a boot time beyond 2^53 ns exactly', () => {

@@ -1,0 +1,147 @@
+// Per-test scope for tracer e2e tests that may run concurrently (describe.concurrent): every
+// namespace, peer, tracer, child process and bpffs pin a test makes is registered on its own Scope
+// and torn down by scope.dispose() (hook it with the test context's onTestFinished, so it runs on
+// failure too). netns.ts cleanup() and stopAllTracers() stay the global backstop in afterAll.
+//
+//   it('...', async ({ onTestFinished }) => {
+//     const s = scope(onTestFinished);
+//     const ns = await s.netns('x');
+//     const t = await s.tracer(['--netns', String(netnsInode(ns))]);
+//     const { srv, port } = await s.listener(ns, '127.0.0.1', ['accept', 'wait']);
+//   });
+import { spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { createNetns, deleteNetns, routerTopology, run, type RouterTopology } from './netns.js';
+import { spawnPeer, type Peer, type PeerOptions } from './peer.js';
+import { startTracer, type RunningTracer } from './tracer.js';
+
+export const endpoint = (host: string, port: number): string =>
+  host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+
+/** The port of an `ADDR:PORT` / `[ADDR]:PORT` line. */
+export const portOf = (addr: string): number => Number(addr.slice(addr.lastIndexOf(':') + 1));
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface Spawned {
+  pid: number;
+  /** exit code (or -1 when killed), stdout and stderr */
+  done: Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+export class Scope {
+  private readonly namespaces: string[] = [];
+  private readonly peers: Peer[] = [];
+  private readonly tracers: RunningTracer[] = [];
+  private readonly children: { pid: number; done: Promise<unknown> }[] = [];
+  private readonly pins: string[] = [];
+
+  async netns(prefix: string): Promise<string> {
+    const ns = await createNetns(prefix);
+    this.namespaces.push(ns);
+    return ns;
+  }
+
+  /** routerTopology() whose three namespaces belong to this scope. */
+  async topology(o: { v6?: boolean; unreachable?: boolean } = {}): Promise<RouterTopology> {
+    const t = await routerTopology(o);
+    this.namespaces.push(t.client, t.router, t.server);
+    return t;
+  }
+
+  peer(steps: string[], opts: PeerOptions = {}): Peer {
+    const p = spawnPeer(steps, opts);
+    this.peers.push(p);
+    return p;
+  }
+
+  async tracer(args: string[]): Promise<RunningTracer> {
+    const t = await startTracer(args);
+    this.tracers.push(t);
+    return t;
+  }
+
+  /** A server on HOST:0 in `ns` that prints pid and port, then runs `after`. */
+  async listener(ns: string, host: string, after: string[], o: { family?: 'tcp4' | 'tcp6'; backlog?: number } = {}) {
+    const family = o.family ?? (host.includes(':') ? 'tcp6' : 'tcp4');
+    const srv = this.peer([family, `bind=${endpoint(host, 0)}`, `listen=${o.backlog ?? 8}`, 'pid', 'port', ...after], { netns: ns });
+    const pid = Number(await srv.waitLine('pid'));
+    const port = Number(await srv.waitLine('port'));
+    return { srv, pid, port };
+  }
+
+  /**
+   * An established connection in `ns`: the server runs `serverSteps` after accept, the client
+   * (a separate process) `clientSteps` after connect. Both pids are read from the peers.
+   */
+  async connection(ns: string, host: string, serverSteps: string[], clientSteps: string[], o: { clientNetns?: string; connectHost?: string } = {}) {
+    const family = host.includes(':') ? 'tcp6' : 'tcp4';
+    const { srv, pid: serverPid, port } = await this.listener(ns, host, ['accept', ...serverSteps]);
+    const cli = this.peer([family, 'pid', `connect=${endpoint(o.connectHost ?? host, port)}`, ...clientSteps], { netns: o.clientNetns ?? ns });
+    const clientPid = Number(await cli.waitLine('pid'));
+    const local = await cli.waitLine(['connected', 'error', 'timeout']);
+    if (!/:\d+$/.test(local)) throw new Error(`connect failed: ${local}`);
+    await srv.waitLine('accepted');
+    return { srv, cli, port, serverPid, clientPid, clientPort: portOf(local) };
+  }
+
+  /** Any command, in `ns` when given (`ip netns exec` execs in place: pid is the command's). */
+  spawn(cmd: string[], o: { netns?: string; timeoutMs?: number } = {}): Spawned {
+    const argv = o.netns ? ['ip', 'netns', 'exec', o.netns, ...cmd] : cmd;
+    return this.spawnArgv(argv, o.timeoutMs);
+  }
+
+  /** A command exactly as given (e.g. `nsenter --net=... cmd`, which also execs in place). */
+  spawnArgv(argv: string[], timeoutMs = 10_000): Spawned {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const done = new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, stdout, stderr });
+      });
+      child.once('error', (e) => {
+        clearTimeout(timer);
+        resolve({ code: -1, stdout, stderr: stderr + String(e) });
+      });
+    });
+    if (child.pid === undefined) throw new Error(`cannot start ${argv.join(' ')}`);
+    this.children.push({ pid: child.pid, done });
+    return { pid: child.pid, done };
+  }
+
+  /** Remember a bpffs pin to remove at the end. */
+  pin(path: string): string {
+    this.pins.push(path);
+    return path;
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(this.tracers.map((t) => t.stop()));
+    for (const p of this.peers) p.kill('SIGKILL');
+    for (const c of this.children) {
+      try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    const bounded = (p: Promise<unknown>) => Promise.race([p, sleep(3_000)]);
+    await Promise.all([...this.peers.map((p) => bounded(p.exited)), ...this.children.map((c) => bounded(c.done))]);
+    for (const ns of this.namespaces) {
+      const pids = await run(['ip', 'netns', 'pids', ns], { check: false });
+      for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
+        try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+      }
+      try { await deleteNetns(ns); } catch { /* already gone; cleanup() retries */ }
+    }
+    for (const pin of this.pins) if (existsSync(pin)) rmSync(pin, { force: true });
+  }
+}
+
+/** A Scope disposed when the test finishes, passed or failed. */
+export function scope(onTestFinished: (fn: () => Promise<void>) => void): Scope {
+  const s = new Scope();
+  onTestFinished(() => s.dispose());
+  return s;
+}
