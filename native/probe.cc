@@ -74,6 +74,13 @@ Napi::Value ProbeHooks(const Napi::CallbackInfo& info) {
     Napi::Object r = Napi::Object::New(env);
     r.Set("name", name);
     rstrace_bpf* skel = rstrace_bpf__open();
+    if (!skel) {
+      r.Set("ok", Napi::Boolean::New(env, false));
+      r.Set("errno", Napi::Number::New(env, errno));
+      r.Set("error", std::string("open: ") + strerror(errno));
+      out.Set(idx++, r);
+      continue;
+    }
     struct bpf_program* p;
     bpf_object__for_each_program(p, skel->obj) {
       bpf_program__set_autoload(p, name == bpf_program__name(p));

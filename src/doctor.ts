@@ -10,6 +10,7 @@ import { constants as osConstants, release as osRelease } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { addon, type HookProbe, type NativeError } from './kernel/addon.js';
 import { RstraceError } from './errors.js';
+import { OPTIONAL_PROGRAMS } from './kernel/support.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -43,12 +44,12 @@ export type CapName = keyof typeof CAP;
 
 /** The BPF programs in bpf/rstrace.bpf.c. Any program not listed is treated as required. */
 export const HOOKS: { name: string; section: string; required: boolean }[] = [
-  { name: 'handle_send_reset', section: 'tp_btf/tcp_send_reset', required: true },
-  { name: 'handle_receive_reset', section: 'tp_btf/tcp_receive_reset', required: true },
-  { name: 'handle_set_state', section: 'tp_btf/inet_sock_set_state', required: true },
-  { name: 'handle_send_length', section: 'tp_btf/sock_send_length', required: false },
-  { name: 'handle_recv_length', section: 'tp_btf/sock_recv_length', required: false },
-];
+  { name: 'handle_send_reset', section: 'tp_btf/tcp_send_reset' },
+  { name: 'handle_receive_reset', section: 'tp_btf/tcp_receive_reset' },
+  { name: 'handle_set_state', section: 'tp_btf/inet_sock_set_state' },
+  { name: 'handle_send_length', section: 'tp_btf/sock_send_length' },
+  { name: 'handle_recv_length', section: 'tp_btf/sock_recv_length' },
+].map((h) => ({ ...h, required: !(h.name in OPTIONAL_PROGRAMS) }));
 
 export type LockdownMode = 'none' | 'integrity' | 'confidentiality';
 

@@ -5,15 +5,15 @@
  */
 import { addon } from './addon.js';
 
-/** Optional programs and the tracepoint type each needs. */
-const OPTIONAL: Record<string, string> = {
+/** Optional programs and the tracepoint type each needs; `doctor` reports them as optional too. */
+export const OPTIONAL_PROGRAMS: Readonly<Record<string, string>> = {
   handle_send_length: 'btf_trace_sock_send_length',
   handle_recv_length: 'btf_trace_sock_recv_length',
 };
 
 export function optionalProgramsMissing(): string[] {
   const a = addon();
-  return Object.entries(OPTIONAL).filter(([, type]) => !a.btfHasType(type)).map(([prog]) => prog);
+  return Object.entries(OPTIONAL_PROGRAMS).filter(([, type]) => !a.btfHasType(type)).map(([prog]) => prog);
 }
 
 export function kernelHasResetReason(): boolean {

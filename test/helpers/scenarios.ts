@@ -3,8 +3,8 @@
 // and torn down by scope.dispose() (hook it with the test context's onTestFinished, so it runs on
 // failure too). netns.ts cleanup() and stopAllTracers() stay the global backstop in afterAll.
 //
-//   it('...', async ({ onTestFinished }) => {
-//     const s = scope(onTestFinished);
+//   it('...', async (ctx) => {
+//     const s = scope(ctx);
 //     const ns = await s.netns('x');
 //     const t = await s.tracer(['--netns', String(netnsInode(ns))]);
 //     const { srv, port } = await s.listener(ns, '127.0.0.1', ['accept', 'wait']);
@@ -72,12 +72,13 @@ export class Scope {
 
   /**
    * An established connection in `ns`: the server runs `serverSteps` after accept, the client
-   * (a separate process) `clientSteps` after connect. Both pids are read from the peers.
+   * (a separate process, in `clientNetns` when given) `clientPre` before its connect and
+   * `clientSteps` after. Both pids are read from the peers.
    */
-  async connection(ns: string, host: string, serverSteps: string[], clientSteps: string[], o: { clientNetns?: string; connectHost?: string } = {}) {
+  async connection(ns: string, host: string, serverSteps: string[], clientSteps: string[], o: { clientNetns?: string; connectHost?: string; clientPre?: string[] } = {}) {
     const family = host.includes(':') ? 'tcp6' : 'tcp4';
     const { srv, pid: serverPid, port } = await this.listener(ns, host, ['accept', ...serverSteps]);
-    const cli = this.peer([family, 'pid', `connect=${endpoint(o.connectHost ?? host, port)}`, ...clientSteps], { netns: o.clientNetns ?? ns });
+    const cli = this.peer([family, 'pid', ...(o.clientPre ?? []), `connect=${endpoint(o.connectHost ?? host, port)}`, ...clientSteps], { netns: o.clientNetns ?? ns });
     const clientPid = Number(await cli.waitLine('pid'));
     const local = await cli.waitLine(['connected', 'error', 'timeout']);
     if (!/:\d+$/.test(local)) throw new Error(`connect failed: ${local}`);
@@ -120,6 +121,13 @@ export class Scope {
     return path;
   }
 
+  dumpEvents(title: string): void {
+    for (const t of this.tracers) {
+      process.stderr.write(`--- events of rstrace trace ${t.child.spawnargs.slice(2).join(' ')} (${title}):\n`);
+      for (const e of t.events) process.stderr.write(`${JSON.stringify(e)}\n`);
+    }
+  }
+
   async dispose(): Promise<void> {
     await Promise.all(this.tracers.map((t) => t.stop()));
     for (const p of this.peers) p.kill('SIGKILL');
@@ -139,9 +147,19 @@ export class Scope {
   }
 }
 
-/** A Scope disposed when the test finishes, passed or failed. */
-export function scope(onTestFinished: (fn: () => Promise<void>) => void): Scope {
+interface ScopeContext {
+  onTestFinished: (fn: () => Promise<void>) => void;
+  onTestFailed?: (fn: () => void) => void;
+  task?: { name: string };
+}
+
+/**
+ * A Scope disposed when the test finishes, passed or failed; on failure every event its tracers
+ * printed goes to stderr (the exact JSON, for a bug report).
+ */
+export function scope(ctx: ScopeContext): Scope {
   const s = new Scope();
-  onTestFinished(() => s.dispose());
+  ctx.onTestFailed?.(() => s.dumpEvents(ctx.task?.name ?? ''));
+  ctx.onTestFinished(() => s.dispose());
   return s;
 }
