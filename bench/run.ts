@@ -92,6 +92,8 @@ interface Run {
   kernelNsPerEvent?: number;
   kernelNsPerRun?: number;
   runsPerEvent?: number;
+  /** per rstrace program: ns per run and runs per storm event */
+  perProgram?: Record<string, { nsPerRun: number; runsPerEvent: number }>;
   pcapBytesPerRst?: number;
   pcapPackets?: number;
   pcapDropped?: number;
@@ -169,6 +171,10 @@ async function rstraceFile(run: Run, file: string, withStats: boolean): Promise<
       run.kernelNsPerEvent = ns / expectedEvents(load);
       run.kernelNsPerRun = ns / cnt;
       run.runsPerEvent = cnt / expectedEvents(load);
+      run.perProgram = {};
+      for (const p of ours) {
+        if (p.runCnt > 0) run.perProgram[p.name] = { nsPerRun: p.runTimeNs / p.runCnt, runsPerEvent: p.runCnt / expectedEvents(load) };
+      }
     },
   });
   const d = withStats ? await withBpfStats(go) : await go();
@@ -352,6 +358,11 @@ function report(m: ReturnType<typeof machine>, startedAt: number): string {
     add('in-kernel ns per reset event (bpf_stats, all handle_* programs)', cell(spread(of('rstrace-stats', (r) => r.kernelNsPerEvent)), 0));
     add('in-kernel ns per program run', cell(spread(of('rstrace-stats', (r) => r.kernelNsPerRun)), 0));
     add('program runs per reset event', cell(spread(of('rstrace-stats', (r) => r.runsPerEvent)), 2));
+    const names = [...new Set(runs.flatMap((r) => Object.keys(r.perProgram ?? {})))].sort();
+    for (const n of names) {
+      add(`  ${n}: ns per run`, cell(spread(of('rstrace-stats', (r) => r.perProgram?.[n]?.nsPerRun)), 0));
+      add(`  ${n}: runs per reset event`, cell(spread(of('rstrace-stats', (r) => r.perProgram?.[n]?.runsPerEvent)), 2));
+    }
     add('rstrace -o FILE with bpf_stats on: rate ratio', cell(spread(of('rstrace-stats', (r) => r.ratio)), 3));
   }
   if (has('tcpdump')) {

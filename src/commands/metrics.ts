@@ -1,9 +1,8 @@
 /** `rstrace metrics`: commander wiring for the Prometheus endpoint (the work is in src/sinks/metrics.ts and src/trace.ts). */
 import { Command, InvalidArgumentError } from 'commander';
 import { runTrace, type TraceOptions } from '../trace.js';
-import { parseFilterOptions, resolveCgroupId } from '../filter.js';
 import { DEFAULT_LISTEN, DEFAULT_MAX_COMMS, MetricsSink } from '../sinks/metrics.js';
-import { FILTER_HELP, positiveNumber } from './options.js';
+import { FILTER_HELP, filtersFrom, positiveNumber } from './options.js';
 
 interface Opts {
   listen: string;
@@ -16,11 +15,6 @@ interface Opts {
   cgroup?: string;
   code?: string;
   kind?: string;
-}
-
-/** A filter of exactly one value can be done in the kernel, so filtered resets cost nothing. */
-function single(list: number[] | undefined): number | undefined {
-  return list && list.length === 1 ? list[0] : undefined;
 }
 
 function wholeNumber(name: string) {
@@ -73,8 +67,7 @@ Examples:
 Needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF; see 'rstrace doctor'.`)
     .action(async (opts: Opts) => {
       // Bad filters and a bad address fail before anything is attached or bound.
-      const filter = parseFilterOptions({ ...opts });
-      const cgroup = opts.cgroup !== undefined ? resolveCgroupId(opts.cgroup) : undefined;
+      const filters = filtersFrom(opts);
       const sink = new MetricsSink({ maxComms: opts.maxComms });
       const bound = await sink.listen(opts.listen);
       process.stderr.write(`rstrace: serving metrics on http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}/metrics\n`);
@@ -84,13 +77,7 @@ Needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF; see 'rstrace doctor
         quiet: true,
         metrics: sink,
         durationSec: opts.duration,
-        filter,
-        kernelFilter: {
-          filterTgid: single(filter.pids),
-          filterPort: single(filter.ports),
-          filterNetns: single(filter.netns),
-          filterCgroup: cgroup !== undefined ? BigInt(cgroup) : undefined,
-        },
+        ...filters,
         assumeNoReason: false,
         recorded: {},
       };

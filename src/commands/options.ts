@@ -1,5 +1,7 @@
 /** Option parsers shared by the commands: bad values are usage errors (exit 2). */
 import { InvalidArgumentError } from 'commander';
+import { parseFilterOptions, resolveCgroupId, type EventFilter } from '../filter.js';
+import type { TraceOptions } from '../trace.js';
 
 export function positiveInt(name: string) {
   return (value: string): number => {
@@ -28,3 +30,31 @@ export const FILTER_HELP = {
   code: 'only these reset codes (numbers or keys, e.g. 11,closed-with-data)',
   kind: 'only these kinds: sent, received, abort',
 } as const;
+
+/** The filter options as commander gives them. */
+export interface FilterOptions {
+  pid?: string;
+  comm?: string;
+  port?: string;
+  netns?: string;
+  cgroup?: string;
+  code?: string;
+  kind?: string;
+}
+
+/** Commander's filter options -> the user-space filter and the kernel's share of it. */
+export function filtersFrom(opts: FilterOptions): Pick<TraceOptions, 'filter' | 'kernelFilter'> {
+  const filter: EventFilter = parseFilterOptions({ ...opts });
+  const cgroup = opts.cgroup !== undefined ? resolveCgroupId(opts.cgroup) : undefined;
+  // A filter of exactly one value can be done in the kernel, so filtered resets cost nothing.
+  const single = (list: number[] | undefined): number | undefined => (list && list.length === 1 ? list[0] : undefined);
+  return {
+    filter,
+    kernelFilter: {
+      filterTgid: single(filter.pids),
+      filterPort: single(filter.ports),
+      filterNetns: single(filter.netns),
+      filterCgroup: cgroup !== undefined ? BigInt(cgroup) : undefined,
+    },
+  };
+}

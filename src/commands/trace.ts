@@ -1,8 +1,7 @@
 /** `rstrace trace`: commander wiring for a live trace (the work is in src/trace.ts). */
 import { Command, Option } from 'commander';
 import { runTrace } from '../trace.js';
-import { parseFilterOptions, resolveCgroupId } from '../filter.js';
-import { FILTER_HELP, positiveInt, positiveNumber } from './options.js';
+import { FILTER_HELP, filtersFrom, positiveInt, positiveNumber } from './options.js';
 
 interface Opts {
   json?: boolean;
@@ -25,11 +24,6 @@ function recordable(opts: Opts): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
   for (const [k, v] of Object.entries(opts)) if (v !== undefined) out[k] = v as string | number | boolean;
   return out;
-}
-
-/** A filter of exactly one value can be done in the kernel, so filtered resets cost nothing. */
-function single(list: number[] | undefined): number | undefined {
-  return list && list.length === 1 ? list[0] : undefined;
 }
 
 export function registerTraceCommand(program: Command): void {
@@ -62,21 +56,14 @@ Examples:
   rstrace trace --code syn-unknown-port -c 10
 Needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF; see 'rstrace doctor'.`)
     .action(async (opts: Opts) => {
-      const filter = parseFilterOptions({ ...opts });
-      const cgroup = opts.cgroup !== undefined ? resolveCgroupId(opts.cgroup) : undefined;
+      const filters = filtersFrom(opts);
       const code = await runTrace({
         json: opts.json ?? false,
         output: opts.output,
         table: opts.table ?? false,
         durationSec: opts.duration,
         count: opts.count,
-        filter,
-        kernelFilter: {
-          filterTgid: single(filter.pids),
-          filterPort: single(filter.ports),
-          filterNetns: single(filter.netns),
-          filterCgroup: cgroup !== undefined ? BigInt(cgroup) : undefined,
-        },
+        ...filters,
         assumeNoReason: opts.assumeNoReason ?? false,
         recorded: recordable(opts),
       });

@@ -687,7 +687,7 @@ function readOptions(map: Map<unknown, unknown>, source: string): Record<string,
 // ---------------------------------------------------------------------------
 // Reading files
 
-const CHUNK_BYTES = 64 << 10;
+const CHUNK_BYTES = 256 << 10;
 /** fixarray(7), fixstr(7) "rstrace": how every trace file begins. */
 const MAGIC_BYTES = Buffer.from([0x97, 0xa7, ...Buffer.from(TRACE_MAGIC)]);
 

@@ -51,9 +51,9 @@ describe('codes 11 and 0: connect() to a closed port', () => {
       const { expect } = ctx;
       const s = scope(ctx);
       const ns = await s.netns('c11');
+      const t = await tracerIn(s, ns);
       const holder = s.peer([family === 'ipv4' ? 'tcp4' : 'tcp6', `bind=${endpoint(host, 0)}`, 'port', 'wait'], { netns: ns });
       const port = Number(await holder.waitLine('port'));
-      const t = await tracerIn(s, ns, port);
       const cli = s.peer([family === 'ipv4' ? 'tcp4' : 'tcp6', 'pid', `connect=${endpoint(host, port)}`, 'sockname'], { netns: ns });
       const clientPid = Number(await cli.waitLine('pid'));
       expect(await cli.waitLine(['connected', 'error'])).toBe('ECONNREFUSED');
@@ -80,8 +80,8 @@ describe('code 6: application abort', () => {
       const { expect } = ctx;
       const s = scope(ctx);
       const ns = await s.netns('c6');
+      const t = await tracerIn(s, ns);
       const c = await s.connection(ns, host, ['wait', 'linger0', 'close', 'wait'], ['wait-error']);
-      const t = await tracerIn(s, ns, c.port);
       await c.srv.waitLine('waiting');
       c.srv.send();
       await c.srv.waitLine('closed');
@@ -100,8 +100,8 @@ describe('code 6: application abort', () => {
     const { expect } = ctx;
     const s = scope(ctx);
     const ns = await s.netns('unspec');
+    const t = await tracerIn(s, ns);
     const c = await s.connection(ns, '127.0.0.1', ['recv-all'], ['wait', 'unspec']);
-    const t = await tracerIn(s, ns, c.port);
     c.cli.send();
     expect(await c.cli.waitLine(['unspec', 'error'])).toBe('0');
     expect(await c.srv.waitLine(['eof', 'error'])).toBe('ECONNRESET');
@@ -118,8 +118,8 @@ describe('code 6: application abort', () => {
     const { expect } = ctx;
     const s = scope(ctx);
     const ns = await s.netns('thr');
+    const t = await tracerIn(s, ns);
     const c = await s.connection(ns, '127.0.0.1', ['recv-all'], ['wait', 'linger0', 'thread:close']);
-    const t = await tracerIn(s, ns, c.port);
     c.cli.send();
     const closeTid = Number(await c.cli.waitLine('tid'));
     await c.cli.waitLine('closed');
@@ -135,10 +135,10 @@ describe('code 6: application abort', () => {
     const { expect } = ctx;
     const s = scope(ctx);
     const ns = await s.netns('lng2');
+    const t = await tracerIn(s, ns);
     const c = await s.connection(ns, '127.0.0.1', ['recv', 'wait'], ['linger2=-1', 'shutdown-wr', 'sleep=100', 'state', 'wait', 'close']);
     expect(await c.srv.waitLine('recv')).toBe('0');
     expect(await c.cli.waitLine('state')).toBe('FIN_WAIT2');
-    const t = await tracerIn(s, ns, c.port);
     c.cli.send();
     await c.cli.waitLine('closed');
     const sent = await t.waitFor(sentFrom(c.clientPort, c.port));
@@ -152,8 +152,8 @@ describe('code 6: application abort', () => {
     const { expect } = ctx;
     const s = scope(ctx);
     const ns = await s.netns('lcl');
+    const t = await tracerIn(s, ns);
     const { srv, pid: listenerPid, port } = await s.listener(ns, '127.0.0.1', ['wait', 'close', 'wait']);
-    const t = await tracerIn(s, ns, port);
     const cli = s.peer(['tcp4', 'pid', `connect=127.0.0.1:${port}`, 'recv'], { netns: ns });
     const clientPid = Number(await cli.waitLine('pid'));
     const clientPort = portOf(await cli.waitLine('connected')); // queued, never accepted
@@ -175,9 +175,9 @@ describe('code 16: close() with unread data', () => {
       const { expect } = ctx;
       const s = scope(ctx);
       const ns = await s.netns('c16');
+      const t = await tracerIn(s, ns);
       const N = 1234;
       const c = await s.connection(ns, host, ['wait', 'unread', 'close', 'wait'], [`send=${N}`, 'recv-all']);
-      const t = await tracerIn(s, ns, c.port);
       expect(await c.cli.waitLine('sent')).toBe(String(N));
       await c.srv.waitLine('waiting');
       await sleep(50);
@@ -195,14 +195,23 @@ describe('code 16: close() with unread data', () => {
 });
 
 describe('code 1: segment for a connection the application already closed', () => {
-  it('server shutdown()+close(), client sends later: sent 1 from TIME_WAIT, named after the server', async (ctx) => {
+  it('server shutdown()+close(), its end reaches the TIME_WAIT stand-in, client sends: sent 1 (TCP_TIMEWAIT_SOCKET) named after the server', async (ctx) => {
     const { expect } = ctx;
     const s = scope(ctx);
-    const ns = await s.netns('c1');
+    const ns = await s.netns('c1tw');
+    const t = await tracerIn(s, ns);
     const c = await s.connection(ns, '127.0.0.1', ['shutdown-wr', 'close', 'wait'], ['recv', 'wait', 'send=10', 'sleep=100', 'sockerr']);
     expect(await c.cli.waitLine('recv')).toBe('0');
     await c.srv.waitLine('closed');
-    const t = await tracerIn(s, ns, c.port);
+    // The client's ACK of the FIN may be delayed: wait until the server's end is the TIME_WAIT
+    // stand-in (substate FIN_WAIT2), or the data would hit the orphan in FIN_WAIT1 instead.
+    const deadline = Date.now() + 3_000;
+    for (;;) {
+      const ss = await s.spawn(['ss', '-tan', 'state', 'fin-wait-2', `sport = :${c.port}`], { netns: ns }).done;
+      if (ss.stdout.includes(`127.0.0.1:${c.clientPort}`)) break;
+      if (Date.now() > deadline) throw new Error(`server end never reached FIN_WAIT2: ${ss.stdout}`);
+      await sleep(20);
+    }
     c.cli.send();
     expect(await c.cli.waitLine('sockerr')).toBe('EPIPE');
     const sent = await t.waitFor(sentFrom(c.port, c.clientPort));
@@ -210,7 +219,29 @@ describe('code 1: segment for a connection the application already closed', () =
       kind: 'sent', code: 1, codeKey: 'unknown-socket-pair', reason: 'TCP_TIMEWAIT_SOCKET', state: 'TIME_WAIT',
       pid: c.serverPid, comm: 'rstpeer', attribution: 'owner',
     });
-    expectPeerReceived(expect, await t.waitFor(receivedOn(c.clientPort, c.port)), c.clientPid, 'CLOSE_WAIT');
+    // Processed in the client's own task (it sent the data that drew the RST).
+    const recv = await t.waitFor(receivedOn(c.clientPort, c.port));
+    expect(recv).toMatchObject({ kind: 'received', code: 0, state: 'CLOSE_WAIT', pid: c.clientPid, comm: 'rstpeer' });
+    expect(['owner', 'context']).toContain(recv.attribution);
+  });
+
+  it('server close()s, client sends at once into the orphan in FIN_WAIT1: sent 1 (TCP_ABORT_ON_DATA) named after the server', async (ctx) => {
+    const { expect } = ctx;
+    const s = scope(ctx);
+    const ns = await s.netns('c1ad');
+    const t = await tracerIn(s, ns);
+    // The client's ACK of the FIN is delayed (>= 40 ms); its data, sent as soon as it reads the
+    // EOF, carries that ACK and reaches the orphaned server end while it is still in FIN_WAIT1.
+    const c = await s.connection(ns, '127.0.0.1', ['wait', 'close', 'wait'], ['recv', 'send=10', 'sleep=100', 'sockerr']);
+    c.srv.send();
+    expect(await c.cli.waitLine('recv')).toBe('0');
+    expect(await c.cli.waitLine('sockerr')).toBe('EPIPE');
+    const sent = await t.waitFor(sentFrom(c.port, c.clientPort));
+    expect(sent).toMatchObject({
+      kind: 'sent', code: 1, codeKey: 'unknown-socket-pair', reason: 'TCP_ABORT_ON_DATA',
+      pid: c.serverPid, comm: 'rstpeer', attribution: 'owner',
+    });
+    expect(['FIN_WAIT1', 'FIN_WAIT2']).toContain(sent.state);
   });
 });
 
@@ -219,8 +250,8 @@ describe('code 13: management reset', () => {
     const { expect } = ctx;
     const s = scope(ctx);
     const ns = await s.netns('ssk');
+    const t = await tracerIn(s, ns);
     const c = await s.connection(ns, '127.0.0.1', ['recv-all'], ['wait-error=5000']);
-    const t = await tracerIn(s, ns, c.port);
     const ss = s.spawn(['ss', '-K', '-t', 'dst', '127.0.0.1', 'dport', '=', `:${c.port}`], { netns: ns });
     const res = await ss.done;
     expect(res.code).toBe(0);
@@ -241,12 +272,12 @@ describe('code 8: unexpected destroy', () => {
     const { expect } = ctx;
     const s = scope(ctx);
     const ns = await s.netns('c8');
+    const t = await tracerIn(s, ns);
     const pin = s.pin(`/sys/fs/bpf/rstrace-codes-${process.pid}-${randomBytes(3).toString('hex')}`);
     const pinned = await s.spawnArgv(['bpftool', 'iter', 'pin', 'build/sock_destroy.bpf.o', pin]).done;
     expect(pinned.code, pinned.stderr).toBe(0);
     const srv = s.peer(['tcp4', 'bind=127.0.0.1:4242', 'listen=8', 'pid', 'accept', 'wait-error=5000'], { netns: ns });
     const serverPid = Number(await srv.waitLine('pid'));
-    const t = await tracerIn(s, ns);
     const cli = s.peer(['tcp4', 'pid', 'connect=127.0.0.1:4242', 'wait-error=5000'], { netns: ns });
     const clientPid = Number(await cli.waitLine('pid'));
     const clientPort = portOf(await cli.waitLine('connected'));
@@ -274,6 +305,7 @@ describe('code 14: accept queue overflow with tcp_abort_on_overflow=1', () => {
     const { expect } = ctx;
     const s = scope(ctx);
     const ns = await s.netns('ovf');
+    const t = await tracerIn(s, ns);
     await sysctl(ns, 'net.ipv4.tcp_abort_on_overflow', 1);
     const { pid: listenerPid, port } = await s.listener(ns, '127.0.0.1', ['wait'], { backlog: 1 });
     const victim = s.peer(['tcp4', 'bind=127.0.0.1:0', 'port', 'wait', `connect=127.0.0.1:${port}`, 'wait', 'send=5', 'recv'], { netns: ns });
@@ -283,7 +315,6 @@ describe('code 14: accept queue overflow with tcp_abort_on_overflow=1', () => {
     tcp sport ${vport} tcp dport ${port} tcp flags & syn == 0 drop; }
 }
 `);
-    const t = await tracerIn(s, ns, port);
     victim.send();
     await victim.waitLine('connected');
     for (let i = 0; i < 2; i++) {
@@ -302,6 +333,107 @@ describe('code 14: accept queue overflow with tcp_abort_on_overflow=1', () => {
   });
 });
 
+// Codes 2, 3 and 10 need segments a normal stack does not send in that state. They are made here
+// with ordinary sockets: an nftables rule in the test's namespace hides some segments from one
+// end, so that the two ends disagree about the connection, and a second socket reuses the same
+// 4-tuple (any fixed port is free in a fresh namespace).
+describe('crafted situations: codes 2, 3, 10 and a socket-less 1', () => {
+  const V = 40000; // the client port, reused by a second socket
+
+  /** Drop every non-SYN segment from 127.0.0.1:V to port P (table inet rstrace_test). */
+  const hideNonSyn = (ns: string, port: number) => nft(ns, `table inet rstrace_test {
+  chain input { type filter hook input priority -300; policy accept;
+    tcp sport ${V} tcp dport ${port} tcp flags & syn == 0 drop; }
+}
+`);
+
+  it('2: half-open connection, a new SYN_SENT socket on the same 4-tuple gets a challenge ACK: sent 2 (TCP_INVALID_ACK_SEQUENCE)', async (ctx) => {
+    const { expect } = ctx;
+    const s = scope(ctx);
+    const ns = await s.netns('c2');
+    const t = await tracerIn(s, ns);
+    const { srv, pid: serverPid, port } = await s.listener(ns, '127.0.0.1', ['accept', 'wait-error=5000']);
+    // The first client vanishes without the server noticing: its linger-0 RST is dropped.
+    const first = s.peer(['tcp4', 'reuseaddr', `bind=127.0.0.1:${V}`, `connect=127.0.0.1:${port}`, 'wait', 'linger0', 'close'], { netns: ns });
+    await first.waitLine('connected');
+    await srv.waitLine('accepted');
+    await hideNonSyn(ns, port);
+    first.send();
+    await first.waitLine('closed');
+    await nftFlush(ns);
+    const second = s.peer(['tcp4', 'pid', 'reuseaddr', `bind=127.0.0.1:${V}`, `connect=127.0.0.1:${port}`], { netns: ns });
+    const secondPid = Number(await second.waitLine('pid'));
+    // Its RST (seq = the challenge ACK's ack) resets the server's stale end.
+    expect(await srv.waitLine(['error', 'hup', 'timeout'])).toBe('ECONNRESET');
+    const sent = await t.waitFor((e) => sentFrom(V, port)(e) && e.code !== 6);
+    expect(sent).toMatchObject({
+      kind: 'sent', code: 2, codeKey: 'ack-invalid-state', reason: 'TCP_INVALID_ACK_SEQUENCE', state: 'SYN_SENT',
+      pid: secondPid, comm: 'rstpeer',
+    });
+    expect(['context', 'owner']).toContain(sent.attribution);
+    expectPeerReceived(expect, await t.waitFor(receivedOn(port, V)), serverPid);
+  });
+
+  it('3: a new SYN inside the window of a connection still in SYN_RECV: the listener sends 3 (INVALID_SYN)', async (ctx) => {
+    const { expect } = ctx;
+    const s = scope(ctx);
+    const ns = await s.netns('c3');
+    const t = await tracerIn(s, ns);
+    const { pid: listenerPid, port } = await s.listener(ns, '127.0.0.1', ['wait']);
+    await hideNonSyn(ns, port);
+    // The first socket's SYN makes a request socket (SYN_RECV) whose final ACK never arrives;
+    // the second socket's SYN, microseconds later, has an ISN inside that request's window.
+    const cli = s.peer(['tcp4', 'pid', 'reuseaddr', `bind=127.0.0.1:${V}`, `connect-nb=127.0.0.1:${port}`, 'linger0', 'close',
+      'tcp4', 'reuseaddr', `bind=127.0.0.1:${V}`, `connect=127.0.0.1:${port}`], { netns: ns });
+    const clientPid = Number(await cli.waitLine('pid'));
+    expect(await cli.waitLine(['connected', 'error', 'timeout'])).toBe('ECONNREFUSED');
+    const sent = await t.waitFor((e) => sentFrom(port, V)(e));
+    expect(sent).toMatchObject({
+      kind: 'sent', code: 3, codeKey: 'syn-invalid-state', reason: 'INVALID_SYN', state: 'LISTEN',
+      pid: listenerPid, comm: 'rstpeer', attribution: 'owner',
+    });
+    const recv = await t.waitFor(receivedOn(V, port));
+    expect(recv).toMatchObject({ code: 0, state: 'SYN_SENT', pid: clientPid, comm: 'rstpeer' });
+  });
+
+  for (const relisten of [true, false]) {
+    it(relisten
+      ? '10: an ACK for a request of a closed listener reaches a new listener on the port: sent 10 (TCP_FLAGS) by the new listener'
+      : '1: an ACK for a request of a closed listener, nothing listens any more: sent 1 (NO_SOCKET without SYN), no owner', async (ctx) => {
+      const { expect } = ctx;
+      const s = scope(ctx);
+      const ns = await s.netns(relisten ? 'c10' : 'c1ns');
+      const t = await tracerIn(s, ns);
+      const { srv: old, port } = await s.listener(ns, '127.0.0.1', ['wait', 'close', 'wait']);
+      await hideNonSyn(ns, port);
+      const cli = s.peer(['tcp4', 'pid', 'reuseaddr', `bind=127.0.0.1:${V}`, `connect=127.0.0.1:${port}`, 'wait', 'send=5', 'recv'], { netns: ns });
+      await cli.waitLine('connected'); // its side is ESTABLISHED, the listener's request is SYN_RECV
+      old.send();
+      await old.waitLine('closed');
+      let newPid = 0;
+      if (relisten) {
+        const again = s.peer(['tcp4', 'reuseaddr', `bind=127.0.0.1:${port}`, 'listen=8', 'pid', 'wait'], { netns: ns });
+        newPid = Number(await again.waitLine('pid'));
+      }
+      await nftFlush(ns);
+      cli.send();
+      expect(await cli.waitLine(['recv', 'error', 'timeout'])).toBe('ECONNRESET');
+      const sent = await t.waitFor(sentFrom(port, V));
+      if (relisten) {
+        expect(sent).toMatchObject({
+          kind: 'sent', code: 10, codeKey: 'invalid-state-transition', reason: 'TCP_FLAGS', state: 'LISTEN',
+          pid: newPid, comm: 'rstpeer', attribution: 'owner',
+        });
+      } else {
+        expect(sent).toMatchObject({
+          kind: 'sent', code: 1, codeKey: 'unknown-socket-pair', reason: 'NO_SOCKET', state: null,
+          pid: null, comm: null, attribution: 'none',
+        });
+      }
+    });
+  }
+});
+
 describe('a connection opened before the tracer started', () => {
   it('linger-0 close() by the server: both ends still named after their processes', async (ctx) => {
     const { expect } = ctx;
@@ -315,9 +447,13 @@ describe('a connection opened before the tracer started', () => {
     const sent = await t.waitFor(sentFrom(c.port, c.clientPort));
     expect(sent).toMatchObject({ code: 6, state: 'ESTABLISHED', pid: c.serverPid, comm: 'rstpeer' });
     expect(['context', 'proc']).toContain(sent.attribution);
+    // The client's end is processed in the server's task, and the tracer never saw it being
+    // connected: only /proc can name it. The client exits right after the reset (as many clients
+    // do): it was alive when the tracer started and when the reset happened, so its name is known.
     const recv = await t.waitFor(receivedOn(c.clientPort, c.port));
-    expect(recv).toMatchObject({ code: 0, state: 'ESTABLISHED', pid: c.clientPid, comm: 'rstpeer' });
+    expect(recv).toMatchObject({ code: 0, state: 'ESTABLISHED', pid: c.clientPid });
     expect(['owner', 'proc']).toContain(recv.attribution);
+    expect(recv.comm, 'comm of an owner found through /proc').toBe('rstpeer');
   });
 
   it('close() with unread data by the server: sent 16 with the exact count, named after the server', async (ctx) => {
@@ -342,8 +478,8 @@ describe.concurrent('timer and ICMP driven resets', () => {
     const { expect } = ctx;
     const s = scope(ctx);
     const { a, b, link } = await pair(s);
+    const t = await tracerIn(s, a);
     const c = await s.connection(b, link.addrB, ['wait'], ['wait-error=10000'], { clientNetns: a, clientPre: ['keepalive=1,1,2'] });
-    const t = await tracerIn(s, a, c.port);
     await nftDropAll(b);
     expect(await c.cli.waitLine(['error', 'hup', 'timeout'], 10_000)).toBe('ETIMEDOUT');
     const sent = await t.waitFor(sentFrom(c.clientPort, c.port));
@@ -357,8 +493,8 @@ describe.concurrent('timer and ICMP driven resets', () => {
     const { expect } = ctx;
     const s = scope(ctx);
     const { a, b, link } = await pair(s);
+    const t = await tracerIn(s, a);
     await nftDropAll(b);
-    const t = await tracerIn(s, a, 5000);
     const cli = s.peer(['tcp4', 'pid', 'syncnt=1', 'bind=0.0.0.0:0', 'port', `connect=${link.addrB}:5000`], { netns: a });
     const clientPid = Number(await cli.waitLine('pid'));
     const clientPort = Number(await cli.waitLine('port'));
@@ -374,7 +510,7 @@ describe.concurrent('timer and ICMP driven resets', () => {
       const { expect } = ctx;
       const s = scope(ctx);
       const topo = await s.topology({ v6 });
-      const t = await tracerIn(s, topo.client, 5000);
+      const t = await tracerIn(s, topo.client);
       const dst = v6 ? `[${topo.serverAddr6}]:5000` : `${topo.serverAddr}:5000`;
       const cli = s.peer([v6 ? 'tcp6' : 'tcp4', 'pid', v6 ? 'bind=[::]:0' : 'bind=0.0.0.0:0', 'port', `connect=${dst}`], { netns: topo.client });
       const clientPid = Number(await cli.waitLine('pid'));
@@ -394,9 +530,9 @@ describe.concurrent('timer and ICMP driven resets', () => {
     const { expect } = ctx;
     const s = scope(ctx);
     const { a, b, link } = await pair(s);
+    const t = await tracerIn(s, a);
     const c = await s.connection(b, link.addrB, ['wait'], ['wait', 'send=100', 'unsent', 'wait-error=10000'],
       { clientNetns: a, clientPre: ['user-timeout=1000'] });
-    const t = await tracerIn(s, a, c.port);
     await nftDropAll(b);
     c.cli.send();
     expect(await c.cli.waitLine('unsent')).toBe('100');

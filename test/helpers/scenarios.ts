@@ -125,6 +125,7 @@ export class Scope {
     for (const t of this.tracers) {
       process.stderr.write(`--- events of rstrace trace ${t.child.spawnargs.slice(2).join(' ')} (${title}):\n`);
       for (const e of t.events) process.stderr.write(`${JSON.stringify(e)}\n`);
+      process.stderr.write(`--- its stderr: ${t.stderr().trim()}\n`);
     }
   }
 
@@ -155,11 +156,14 @@ interface ScopeContext {
 
 /**
  * A Scope disposed when the test finishes, passed or failed; on failure every event its tracers
- * printed goes to stderr (the exact JSON, for a bug report).
+ * printed goes to stderr (the exact JSON, for a bug report); with RSTRACE_TEST_EVENTS=1 always.
  */
 export function scope(ctx: ScopeContext): Scope {
   const s = new Scope();
   ctx.onTestFailed?.(() => s.dumpEvents(ctx.task?.name ?? ''));
-  ctx.onTestFinished(() => s.dispose());
+  ctx.onTestFinished(async () => {
+    if (process.env.RSTRACE_TEST_EVENTS) s.dumpEvents(ctx.task?.name ?? '');
+    await s.dispose();
+  });
   return s;
 }
