@@ -542,9 +542,10 @@ export const SOAK_HEADING = '## Soak';
  * `make soak` do not erase each other. The soak section runs to the end.
  */
 export function writeResults(parts: { bench?: string; soak?: string }): void {
-  const old = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '';
+  // A leading newline lets a soak section at the very top of the file be found too.
+  const old = '\n' + (existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '');
   const at = old.indexOf(`\n${SOAK_HEADING}\n`);
-  const oldBench = at >= 0 ? old.slice(0, at + 1) : old;
+  const oldBench = (at >= 0 ? old.slice(0, at + 1) : old).slice(1);
   const oldSoak = at >= 0 ? old.slice(at + 1) : '';
   const bench = (parts.bench ?? oldBench).replace(/\n*$/, '\n');
   const soak = (parts.soak ?? oldSoak).replace(/\n*$/, '\n');

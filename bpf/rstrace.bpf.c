@@ -63,8 +63,9 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* Who owns a socket, remembered in process context. Keyed by cookie, which
- * survives the move into the TIME_WAIT stand-in; LRU keeps it bounded. */
+/* Who owns a socket, remembered in process context. Live sockets keep it in
+ * socket-local storage, freed with the socket, so that no amount of
+ * connection churn elsewhere on the host evicts it. */
 struct owner {
 	__u32 pid;
 	__u32 tid;
@@ -72,6 +73,16 @@ struct owner {
 	char comm[RST_COMM_LEN];
 };
 
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct owner);
+} owner_by_sock SEC(".maps");
+
+/* The owner of a closed connection, for its TIME_WAIT stand-in (no storage of
+ * its own): keyed by cookie, which the stand-in inherits. Written only when
+ * an application closes a connection, bounded by LRU. */
 #define OWNER_MAP_ENTRIES 65536
 
 struct {
@@ -141,7 +152,15 @@ static __always_inline struct cpu_scratch *get_scratch(void)
  * task owns: it queues to the backlog instead. */
 static __always_inline bool in_task(const struct sock *sk)
 {
-	return sk && BPF_CORE_READ(sk, sk_lock.owned);
+	__u8 state;
+
+	if (!sk)
+		return false;
+	/* request and TIME_WAIT sockets are smaller than struct sock: no lock to read */
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
+		return false;
+	return BPF_CORE_READ(sk, sk_lock.owned);
 }
 
 static __always_inline bool is_fullsock(__u8 state)
@@ -256,7 +275,10 @@ static __always_inline void fill_sock(struct rst_event *e, struct sock *sk)
 	e->cookie = bpf_get_socket_cookie(sk);
 	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 
-	o = bpf_map_lookup_elem(&owner_by_cookie, &e->cookie);
+	if (is_fullsock(state))
+		o = bpf_sk_storage_get(&owner_by_sock, sk, 0, 0);
+	else
+		o = bpf_map_lookup_elem(&owner_by_cookie, &e->cookie);
 	if (!o && e->lport && state != TCP_LISTEN) {
 		/* a passive connection nobody acted on yet belongs to its listener's process */
 		struct listener_key lk = { .netns = e->netns, .port = e->lport };
@@ -404,12 +426,19 @@ static __always_inline void current_owner(struct owner *o)
 
 static __always_inline void remember_owner(struct sock *sk)
 {
-	__u64 cookie = bpf_get_socket_cookie(sk);
-	struct owner *cur, o = {};
+	struct owner *o = bpf_sk_storage_get(&owner_by_sock, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 
-	cur = bpf_map_lookup_elem(&owner_by_cookie, &cookie);
-	if (cur && cur->tid == (__u32)bpf_get_current_pid_tgid())
+	if (!o || o->tid == (__u32)bpf_get_current_pid_tgid())
 		return;
+	current_owner(o);
+}
+
+/* An application closes: keep its owner for the TIME_WAIT stand-in. */
+static __always_inline void remember_closer(struct sock *sk)
+{
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	struct owner o = {};
+
 	current_owner(&o);
 	bpf_map_update_elem(&owner_by_cookie, &cookie, &o, BPF_ANY);
 }
@@ -506,6 +535,8 @@ int handle_set_state(__u64 *ctx)
 			remember_owner(sk);
 			if (newstate == TCP_LISTEN)
 				remember_listener(sk);
+			else if (newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK)
+				remember_closer(sk);
 		}
 		return 0;
 	}

@@ -41,6 +41,7 @@ export class ProcIndex {
       } catch {
         continue; // gone, or not ours to read
       }
+      let holdsSockets = false;
       for (const fd of fds) {
         let link: string;
         try {
@@ -49,7 +50,16 @@ export class ProcIndex {
           continue;
         }
         const m = SOCKET_LINK.exec(link);
-        if (m && !next.has(Number(m[1]))) next.set(Number(m[1]), pid);
+        if (m && !next.has(Number(m[1]))) {
+          next.set(Number(m[1]), pid);
+          holdsSockets = true;
+        }
+      }
+      // Name it now (a process found by a late rescan may be gone a moment later),
+      // and afresh each scan, in case the pid was reused.
+      if (holdsSockets) {
+        this.comms.delete(pid);
+        this.comm(pid);
       }
     }
     this.byInode = next;

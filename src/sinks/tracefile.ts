@@ -491,9 +491,10 @@ class TraceDecoder {
       return true;
     }
     if (this.trailer !== null) return this.reject('data after the trailer');
-    if (!Array.isArray(value) || value.length < 2) return this.reject('a record that is not an array');
+    if (!Array.isArray(value) || value.length === 0) return this.reject('a record that is not an array');
     const first: unknown = value[0];
     if (typeof first === 'string') return this.control(value);
+    if (value.length < 2) return this.reject('an event without a field mask');
     return this.event(value, out);
   }
 

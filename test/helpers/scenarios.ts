@@ -121,7 +121,11 @@ export class Scope {
     return path;
   }
 
+  private dumped = false;
+
   dumpEvents(title: string): void {
+    if (this.dumped) return;
+    this.dumped = true;
     for (const t of this.tracers) {
       process.stderr.write(`--- events of rstrace trace ${t.child.spawnargs.slice(2).join(' ')} (${title}):\n`);
       for (const e of t.events) process.stderr.write(`${JSON.stringify(e)}\n`);
