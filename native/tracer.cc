@@ -46,6 +46,8 @@ Napi::Function Tracer::Init(Napi::Env env) {
                          InstanceMethod("counters", &Tracer::Counters),
                          InstanceMethod("close", &Tracer::Close),
                          InstanceMethod("attached", &Tracer::Attached),
+                         InstanceMethod("pause", &Tracer::Pause),
+                         InstanceMethod("resume", &Tracer::Resume),
                      });
 }
 
@@ -198,7 +200,7 @@ void Tracer::PollLoop() {
       break;
     }
     // Wake-ups are batched in the kernel, so a timed-out poll still has data.
-    if (pending_.size() < max_pending_bytes_) {
+    if (pending_.size() < max_pending_bytes_ && !paused_) {
       ring_buffer__consume(rb_);
     } else {
       stalls_++;  // JS far behind: leave records in the ring; the kernel counts losses
@@ -244,6 +246,19 @@ Napi::Value Tracer::Counters(const Napi::CallbackInfo& info) {
   out.Set("stalls", num(stalls_.load()));
   out.Set("pollError", Napi::Number::New(env, poll_error_.load()));
   return out;
+}
+
+// pause()/resume(): a sink that cannot keep up (a slow stdout) stops the
+// reading of the ring instead of buffering without bound; the kernel then
+// counts what it cannot write, per CPU, so nothing is lost silently.
+Napi::Value Tracer::Pause(const Napi::CallbackInfo& info) {
+  paused_ = true;
+  return info.Env().Undefined();
+}
+
+Napi::Value Tracer::Resume(const Napi::CallbackInfo& info) {
+  paused_ = false;
+  return info.Env().Undefined();
 }
 
 Napi::Value Tracer::Attached(const Napi::CallbackInfo& info) {

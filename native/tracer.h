@@ -27,6 +27,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Counters(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Attached(const Napi::CallbackInfo& info);
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Resume(const Napi::CallbackInfo& info);
 
   void Shutdown();
   void ReadKernelCounters();
@@ -43,6 +45,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   ring_buffer* rb_ = nullptr;
   std::thread poller_;
   std::atomic<bool> running_{false};
+  std::atomic<bool> paused_{false};  // a sink is full: leave records in the ring
   Napi::ThreadSafeFunction tsfn_;
   bool tsfn_live_ = false;
   std::vector<std::string> attached_;

@@ -106,22 +106,37 @@ export function formatIpv6(bytes: Uint8Array): string {
 }
 
 const decoder = new TextDecoder();
-// A storm repeats the same few process names: decode each 16-byte comm once.
-const commCache = new Map<string, string>();
+
+/**
+ * A storm repeats the same few process names: a small direct-mapped cache of
+ * 16-byte comms, compared word by word, decodes each name once and allocates
+ * nothing on a hit.
+ */
+const COMM_SLOTS = 256;
+const commWords = new Uint32Array(COMM_SLOTS * 4);
+const commText: (string | undefined)[] = new Array(COMM_SLOTS);
 
 function comm(bytes: Uint8Array, dv: DataView, off: number): string {
   const a = dv.getUint32(off, true);
   if (a === 0) return '';
-  const key = `${a}.${dv.getUint32(off + 4, true)}.${dv.getUint32(off + 8, true)}.${dv.getUint32(off + 12, true)}`;
-  let s = commCache.get(key);
-  if (s === undefined) {
-    let end = off;
-    const limit = off + 16;
-    while (end < limit && bytes[end] !== 0) end++;
-    s = decoder.decode(bytes.subarray(off, end));
-    if (commCache.size > 4096) commCache.clear();
-    commCache.set(key, s);
+  const b = dv.getUint32(off + 4, true);
+  const c = dv.getUint32(off + 8, true);
+  const d = dv.getUint32(off + 12, true);
+  const slot = ((a ^ (b * 31) ^ (c * 17) ^ (d * 7)) >>> 0) % COMM_SLOTS;
+  const w = slot * 4;
+  const cached = commText[slot];
+  if (cached !== undefined && commWords[w] === a && commWords[w + 1] === b && commWords[w + 2] === c && commWords[w + 3] === d) {
+    return cached;
   }
+  let end = off;
+  const limit = off + 16;
+  while (end < limit && bytes[end] !== 0) end++;
+  const s = decoder.decode(bytes.subarray(off, end));
+  commWords[w] = a;
+  commWords[w + 1] = b;
+  commWords[w + 2] = c;
+  commWords[w + 3] = d;
+  commText[slot] = s;
   return s;
 }
 
@@ -133,56 +148,63 @@ function cookie(dv: DataView, off: number): string {
   return hi < 0x200000 ? String(hi * TWO32 + lo) : dv.getBigUint64(off, true).toString();
 }
 
-export function decodeRecord(bytes: Uint8Array, dv: DataView, base: number): RawRecord {
+/** A record to decode into: the hot path reuses one instead of allocating per event. */
+export function emptyRecord(): RawRecord {
+  return {
+    bootSec: 0, bootNsec: 0, cookie: '', cgroupId: 0, ino: 0, family: 0, laddr: '', raddr: '', lport: 0,
+    rport: 0, netns: 0, reason: 0, ownerPid: 0, ownerTid: 0, ownerComm: '', ctxPid: 0, ctxTid: 0,
+    ctxComm: '', unread: 0, unsent: 0, kind: 0, state: 0, prevState: 0, tcpFlags: 0, skErr: 0, probes: 0,
+    flags: 0, hook: 0, oldState: 0, syscall: 0,
+  };
+}
+
+export function decodeInto(r: RawRecord, bytes: Uint8Array, dv: DataView, base: number): RawRecord {
   const O = OFFSETS;
   const family = dv.getUint16(base + O.family, true);
   const tsLo = dv.getUint32(base + O.ts_ns, true);
   const tsHi = dv.getUint32(base + O.ts_ns + 4, true);
   // hi*2^32 + lo split into seconds and nanoseconds without losing precision
   const a = tsHi * 294967296 + tsLo;
-  const bootSec = tsHi * 4 + Math.floor(a / 1e9);
-  const bootNsec = a % 1e9;
-  let laddr: string;
-  let raddr: string;
+  r.bootSec = tsHi * 4 + Math.floor(a / 1e9);
+  r.bootNsec = a % 1e9;
   if (family === AF_INET6) {
-    laddr = formatIpv6(bytes.subarray(base + O.laddr, base + O.laddr + 16));
-    raddr = formatIpv6(bytes.subarray(base + O.raddr, base + O.raddr + 16));
+    r.laddr = formatIpv6(bytes.subarray(base + O.laddr, base + O.laddr + 16));
+    r.raddr = formatIpv6(bytes.subarray(base + O.raddr, base + O.raddr + 16));
   } else {
-    laddr = ipv4(dv, base + O.laddr);
-    raddr = ipv4(dv, base + O.raddr);
+    r.laddr = ipv4(dv, base + O.laddr);
+    r.raddr = ipv4(dv, base + O.raddr);
   }
-  return {
-    bootSec,
-    bootNsec,
-    cookie: cookie(dv, base + O.cookie),
-    cgroupId: u64(dv, base + O.cgroup_id),
-    ino: u64(dv, base + O.ino),
-    family,
-    laddr,
-    raddr,
-    lport: dv.getUint16(base + O.lport, true),
-    rport: dv.getUint16(base + O.rport, true),
-    netns: dv.getUint32(base + O.netns, true),
-    reason: dv.getUint32(base + O.reason, true),
-    ownerPid: dv.getUint32(base + O.owner_pid, true),
-    ownerTid: dv.getUint32(base + O.owner_tid, true),
-    ownerComm: comm(bytes, dv, base + O.owner_comm),
-    ctxPid: dv.getUint32(base + O.ctx_pid, true),
-    ctxTid: dv.getUint32(base + O.ctx_tid, true),
-    ctxComm: comm(bytes, dv, base + O.ctx_comm),
-    unread: dv.getUint32(base + O.unread, true),
-    unsent: dv.getUint32(base + O.unsent, true),
-    kind: dv.getUint8(base + O.kind),
-    state: dv.getUint8(base + O.state),
-    prevState: dv.getUint8(base + O.prev_state),
-    tcpFlags: dv.getUint8(base + O.tcp_flags),
-    skErr: dv.getUint8(base + O.sk_err),
-    probes: dv.getUint8(base + O.probes),
-    flags: dv.getUint16(base + O.flags, true),
-    hook: dv.getUint8(base + O.hook),
-    oldState: dv.getUint8(base + O.old_state),
-    syscall: dv.getUint32(base + O.syscall, true),
-  };
+  r.cookie = cookie(dv, base + O.cookie);
+  r.cgroupId = u64(dv, base + O.cgroup_id);
+  r.ino = u64(dv, base + O.ino);
+  r.family = family;
+  r.lport = dv.getUint16(base + O.lport, true);
+  r.rport = dv.getUint16(base + O.rport, true);
+  r.netns = dv.getUint32(base + O.netns, true);
+  r.reason = dv.getUint32(base + O.reason, true);
+  r.ownerPid = dv.getUint32(base + O.owner_pid, true);
+  r.ownerTid = dv.getUint32(base + O.owner_tid, true);
+  r.ownerComm = comm(bytes, dv, base + O.owner_comm);
+  r.ctxPid = dv.getUint32(base + O.ctx_pid, true);
+  r.ctxTid = dv.getUint32(base + O.ctx_tid, true);
+  r.ctxComm = comm(bytes, dv, base + O.ctx_comm);
+  r.unread = dv.getUint32(base + O.unread, true);
+  r.unsent = dv.getUint32(base + O.unsent, true);
+  r.kind = dv.getUint8(base + O.kind);
+  r.state = dv.getUint8(base + O.state);
+  r.prevState = dv.getUint8(base + O.prev_state);
+  r.tcpFlags = dv.getUint8(base + O.tcp_flags);
+  r.skErr = dv.getUint8(base + O.sk_err);
+  r.probes = dv.getUint8(base + O.probes);
+  r.flags = dv.getUint16(base + O.flags, true);
+  r.hook = dv.getUint8(base + O.hook);
+  r.oldState = dv.getUint8(base + O.old_state);
+  r.syscall = dv.getUint32(base + O.syscall, true);
+  return r;
+}
+
+export function decodeRecord(bytes: Uint8Array, dv: DataView, base: number): RawRecord {
+  return decodeInto(emptyRecord(), bytes, dv, base);
 }
 
 /** Decodes a batch as the addon hands it over: `records` back-to-back records. */

@@ -4,6 +4,7 @@
  * spreadsheets. Streams the file batch by batch, so memory stays flat.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { toJsonLine } from './sinks/jsonl.js';
 import { EVENT_FIELDS, type ResetEvent } from './event.js';
 import { RstraceError } from './errors.js';
 import { matchesFilter, isEmptyFilter, type EventFilter } from './filter.js';
@@ -39,38 +40,6 @@ function cached(encode: (s: string) => string, limit = 50_000): (s: string) => s
   };
 }
 
-/**
- * A function equal to `toJsonLine` (sinks/jsonl.ts) for every event, only
- * faster; test/unit/export.test.ts holds them to the same output.
- */
-export function jsonLineEncoder(): Encode {
-  const str = cached((s) => JSON.stringify(s));
-  const value = (v: unknown): string => {
-    if (typeof v === 'string') return str(v);
-    if (typeof v === 'number') return Number.isFinite(v) ? '' + v : 'null';
-    if (v === null || v === undefined) return 'null';
-    return JSON.stringify(v) ?? 'null';
-  };
-  // time and cookie differ in every event: caching them would only churn the cache
-  const unique = (v: unknown): string => (typeof v === 'string' ? jsonString(v) : value(v));
-  const parts = EVENT_FIELDS.map((f) =>
-    `${JSON.stringify(JSON.stringify(f) + ':')} + ${f === 'time' || f === 'cookie' ? 'u' : 'v'}(e[${JSON.stringify(f)}])`);
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function('v', 'u', `return function (e) { return "{" + ${parts.join(' + "," + ')} + "}"; };`)(value, unique) as Encode;
-}
-
-/**
- * JSON.stringify for a string, without its cost when nothing needs escaping
- * (a time or a cookie never does, in a file rstrace wrote).
- */
-function jsonString(s: string): string {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
-  }
-  return '"' + s + '"';
-}
-
 /** RFC 4180: quote a field holding a comma, quote, CR or LF; double the quotes. */
 export function csvField(v: unknown): string {
   if (v === null || v === undefined) return '';
@@ -95,7 +64,7 @@ export function csvLineEncoder(): Encode {
 // Output
 
 export interface ExportOutput {
-  write(chunk: string): Promise<void>;
+  write(chunk: string | Uint8Array): Promise<void>;
   end(): Promise<void>;
   /** the reader went away (`| head`): stop quietly */
   readonly closed: boolean;
@@ -148,7 +117,8 @@ export function fileOutput(path: string): ExportOutput {
     closed: false,
     async write(chunk) {
       try {
-        writeSync(fd, chunk);
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
       } catch (err) {
         throw new RstraceError(`cannot write ${path}: ${(err as Error).message}`, 'free space on that file system or write elsewhere', 1);
       }
@@ -171,13 +141,13 @@ export interface ExportResult {
   closedEarly: boolean;
 }
 
-/** Lines per write: big enough to amortize the call, small enough to keep strings modest. */
-const LINES_PER_WRITE = 4096;
-
 /**
- * Export one trace file. `output` is opened only once the trace file has been
- * found to be readable, so a bad input leaves no empty output file behind.
+ * Lines are encoded into one reused byte buffer and written when it fills:
+ * building a multi-megabyte JS string first and converting it at write time
+ * costs several times more (every line's pieces are flattened twice).
  */
+const WRITE_BYTES = 1 << 20;
+
 export async function exportTrace(path: string, format: ExportFormat, output: ExportOutput | (() => ExportOutput),
   filter: EventFilter = {}): Promise<ExportResult> {
   const reader = TraceReader.open(path);
@@ -188,31 +158,37 @@ export async function exportTrace(path: string, format: ExportFormat, output: Ex
     reader.close();
     throw err;
   }
-  const encode = format === 'jsonl' ? jsonLineEncoder() : csvLineEncoder();
+  // jsonl is the live --json encoder itself, so the two cannot differ
+  const encode = format === 'jsonl' ? toJsonLine : csvLineEncoder();
   // CSV has CRLF line ends (RFC 4180); JSON lines end in \n like `trace --json`.
   const eol = format === 'csv' ? '\r\n' : '\n';
   const filtering = !isEmptyFilter(filter);
   let events = 0;
   let excluded = 0;
+  const buf = Buffer.allocUnsafe(WRITE_BYTES);
+  let used = 0;
+  // an own copy for each write: stdout may still hold the previous chunk when we refill
+  const flush = async (): Promise<void> => {
+    if (used > 0) await out.write(Uint8Array.prototype.slice.call(buf, 0, used));
+    used = 0;
+  };
   try {
     if (format === 'csv') await out.write(csvHeader() + eol);
     for (let batch = reader.nextBatch(); batch && !out.closed; batch = reader.nextBatch()) {
-      let text = '';
-      let lines = 0;
-      for (let i = 0; i < batch.length; i++) {
+      for (let i = 0; i < batch.length && !out.closed; i++) {
         const e = batch[i];
         if (filtering && !matchesFilter(e, filter)) { excluded++; continue; }
-        text += encode(e) + eol;
-        events++;
-        if (++lines === LINES_PER_WRITE) {
-          await out.write(text);
-          if (out.closed) break;
-          text = '';
-          lines = 0;
+        const line = encode(e) + eol;
+        // 3 bytes per UTF-16 unit is the most UTF-8 can need
+        if (used + line.length * 3 > WRITE_BYTES) {
+          await flush();
+          if (line.length * 3 > WRITE_BYTES) { await out.write(line); events++; continue; }
         }
+        used += buf.write(line, used);
+        events++;
       }
-      if (text && !out.closed) await out.write(text);
     }
+    if (!out.closed) await flush();
     await out.end();
   } finally {
     reader.close();

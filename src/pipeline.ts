@@ -5,8 +5,8 @@
  */
 import { codeInfo } from './codes.js';
 import { classify } from './classify.js';
-import { PhantomResetFilter } from './coalesce.js';
-import { AF_INET6, FLAG, KIND, type RawRecord } from './decode.js';
+import { PhantomResetFilter, maybePhantom } from './coalesce.js';
+import { AF_INET6, FLAG, KIND, RECORD_SIZE, decodeInto, emptyRecord, type RawRecord } from './decode.js';
 import { attribute } from './enrich/attribution.js';
 import type { WallClock } from './enrich/clock.js';
 import type { ProcIndex } from './enrich/proc.js';
@@ -35,14 +35,11 @@ export interface PipelineDeps {
 
 export class Pipeline {
   filtered = 0;
-  private readonly phantoms: PhantomResetFilter;
+  private readonly phantoms = new PhantomResetFilter();
+  /** decoded into, record after record: no allocation per record */
+  private readonly scratch = emptyRecord();
 
-  constructor(private readonly deps: PipelineDeps) {
-    // Code 1 on a socket in CLOSE can only be TCP_ABORT_ON_DATA (TIME_WAIT has its own state).
-    this.phantoms = new PhantomResetFilter(
-      (r) => r.kind === KIND.SENT && r.state === TCP_STATE.CLOSE && classify(r, this.reasonOf(r)).code === 1,
-    );
-  }
+  constructor(private readonly deps: PipelineDeps) {}
 
   reasonOf(r: RawRecord): string | null {
     if (!(r.flags & FLAG.HAS_REASON)) return null;
@@ -85,22 +82,40 @@ export class Pipeline {
     };
   }
 
+  /** One batch as the addon hands it over: `records` back-to-back kernel records. */
+  processBatch(batch: Uint8Array, records: number): ResetEvent[] {
+    const n = Math.min(records, Math.floor(batch.byteLength / RECORD_SIZE));
+    const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+    const events = new Array<ResetEvent>(n);
+    for (let i = 0; i < n; i++) events[i] = this.tag(decodeInto(this.scratch, batch, dv, i * RECORD_SIZE), i);
+    return this.keep(this.phantoms.settle(events));
+  }
+
+  /** Already decoded records (tests, tools). */
   process(raws: RawRecord[]): ResetEvent[] {
-    return this.convert(this.phantoms.push(raws));
+    return this.keep(this.phantoms.settle(raws.map((r, i) => this.tag(r, i))));
   }
 
-  /** At the end of a trace: records held back for one batch. */
+  /** At the end of a trace: events held back for one batch. */
   flush(): ResetEvent[] {
-    return this.convert(this.phantoms.flush());
+    return this.keep(this.phantoms.flush());
   }
 
-  private convert(raws: RawRecord[]): ResetEvent[] {
-    const out: ResetEvent[] = [];
+  private tag(r: RawRecord, index: number): ResetEvent {
+    const e = this.toEvent(r);
+    if (maybePhantom(r)) this.phantoms.candidate(index);
+    // Code 1 on a socket in CLOSE can only be TCP_ABORT_ON_DATA (TIME_WAIT has its own state).
+    else if (e.code === 1 && r.kind === KIND.SENT && r.state === TCP_STATE.CLOSE && r.cookie) this.phantoms.abortedOnData(r.cookie);
+    return e;
+  }
+
+  private keep(events: ResetEvent[]): ResetEvent[] {
     const keep = this.deps.keep;
-    for (const r of raws) {
-      const e = this.toEvent(r);
-      if (keep && !keep(e)) { this.filtered++; continue; }
-      out.push(e);
+    if (!keep) return events;
+    const out: ResetEvent[] = [];
+    for (const e of events) {
+      if (keep(e)) out.push(e);
+      else this.filtered++;
     }
     return out;
   }

@@ -6,7 +6,6 @@
 import { hostname, release } from 'node:os';
 import { addon, type KernelCounters, type NativeError, type NativeTracer, type TracerOptions } from './kernel/addon.js';
 import { rstReasonNames } from './kernel/names.js';
-import { decodeBatch } from './decode.js';
 import { WallClock } from './enrich/clock.js';
 import { ProcIndex } from './enrich/proc.js';
 import { Pipeline } from './pipeline.js';
@@ -49,13 +48,28 @@ function log(line: string): void {
   process.stderr.write(`rstrace: ${line}\n`);
 }
 
-/** Writes to stdout; a closed pipe (`| head`) ends the trace quietly. */
-function stdoutWriter(onClosed: () => void): (text: string) => void {
+/** Output buffered for a slow stdout before the tracer stops reading the ring. */
+const STDOUT_HIGH_WATER = 16 << 20;
+
+/**
+ * Writes to stdout; a closed pipe (`| head`) ends the trace quietly. A reader
+ * slower than the resets pauses the tracer (the kernel then counts losses)
+ * rather than letting the buffer grow without bound.
+ */
+function stdoutWriter(onClosed: () => void, flow: { pause(): void; resume(): void }): (text: string) => void {
   let closed = false;
+  let paused = false;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') { closed = true; onClosed(); }
   });
-  return (text) => { if (!closed) process.stdout.write(text); };
+  process.stdout.on('drain', () => {
+    if (paused) { paused = false; flow.resume(); }
+  });
+  return (text) => {
+    if (closed) return;
+    process.stdout.write(text);
+    if (!paused && process.stdout.writableLength > STDOUT_HIGH_WATER) { paused = true; flow.pause(); }
+  };
 }
 
 function openTracer(opts: TracerOptions): NativeTracer {
@@ -91,7 +105,7 @@ export async function runTrace(o: TraceOptions): Promise<number> {
   };
 
   const sinks: BatchSink[] = [];
-  const out = stdoutWriter(() => void stop());
+  const out = stdoutWriter(() => void stop(), tracer);
   if (o.json) sinks.push(new JsonLinesSink(out));
   else if (o.table || (!o.output && !o.quiet)) sinks.push(new TerminalSink(out));
   if (o.metrics) sinks.push(o.metrics);
@@ -136,7 +150,7 @@ export async function runTrace(o: TraceOptions): Promise<number> {
   tracer.start((batch, records) => {
     if (stopping && o.count !== undefined && emitted >= o.count) return;
     delivered += records;
-    deliver(pipeline.process(decodeBatch(batch, records)));
+    deliver(pipeline.processBatch(batch, records));
   });
   log(`attached ${tracer.attached().length} hooks (${tracer.attached().join(', ')}); tracing TCP resets${o.durationSec ? ` for ${o.durationSec}s` : ''}, Ctrl-C to stop`);
 

@@ -36,6 +36,9 @@ export interface NativeTracer {
   start(onBatch: (batch: Buffer, records: number) => void): void;
   counters(): KernelCounters;
   attached(): string[];
+  /** stop reading the ring (a sink is full); the kernel counts what it cannot write */
+  pause(): void;
+  resume(): void;
   close(): Promise<void>;
 }
 

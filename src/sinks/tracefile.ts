@@ -435,30 +435,34 @@ class TraceDecoder {
       data.set(chunk, this.pending.length);
       this.pending = null;
     }
+    // msgpackr only ever sees whole records: its native string extraction
+    // looks ahead and fails on a string cut by the end of the buffer, which
+    // would otherwise make a complete record look incomplete.
+    const complete = completeValues(data);
     let consumed = 0;
-    try {
-      this.unpackr.unpackMultiple(data, (value: unknown, start?: number, end?: number) => {
-        if (!this.accept(value, out)) {
-          this.fail('corrupt', this.base + (start ?? consumed), this.problem);
-          return false;
-        }
-        consumed = end ?? consumed;
-        return undefined;
-      });
-      if (!this.damage) this.base += data.length;
-    } catch (err) {
-      if (err instanceof RstraceError) throw err;
+    if (complete > 0) {
+      try {
+        this.unpackr.unpackMultiple(data.subarray(0, complete), (value: unknown, start?: number, end?: number) => {
+          if (!this.accept(value, out)) {
+            this.fail('corrupt', this.base + (start ?? consumed), this.problem);
+            return false;
+          }
+          consumed = end ?? consumed;
+          return undefined;
+        });
+      } catch (err) {
+        if (err instanceof RstraceError) throw err;
+        if (!this.damage) this.fail('corrupt', this.base + consumed, `malformed msgpack (${(err as Error).message ?? String(err)})`);
+      }
       if (this.damage) return;
-      if (isIncomplete(err)) {
-        this.base += consumed;
-        if (data.length - consumed > MAX_RECORD_BYTES) {
-          this.fail('corrupt', this.base, `a record longer than ${MAX_RECORD_BYTES} bytes`);
-        } else {
-          // a copy (Buffer#slice would be a view): the caller reuses its read buffer
-          this.pending = Uint8Array.prototype.slice.call(data, consumed);
-        }
+    }
+    this.base += complete;
+    if (complete < data.length) {
+      if (data.length - complete > MAX_RECORD_BYTES) {
+        this.fail('corrupt', this.base, `a record longer than ${MAX_RECORD_BYTES} bytes`);
       } else {
-        this.fail('corrupt', this.base + consumed, `malformed msgpack (${(err as Error).message ?? err})`);
+        // a copy (Buffer#slice would be a view): the caller reuses its read buffer
+        this.pending = Uint8Array.prototype.slice.call(data, complete);
       }
     }
   }
@@ -643,11 +647,58 @@ function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
-function isIncomplete(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  // msgpackr also flags a stack overflow (deeply nested garbage) as incomplete.
-  if (/call stack/i.test(err.message)) return false;
-  return (err as { incomplete?: boolean }).incomplete === true;
+/**
+ * The length of the longest prefix of `b` made of complete msgpack values,
+ * found from the framing alone (no decoding, no recursion, no allocation).
+ */
+export function completeValues(b: Uint8Array): number {
+  const end = b.length;
+  let pos = 0;
+  let done = 0;
+  let open = 0; // values still owed to the current top-level value
+  while (pos < end) {
+    if (open === 0) { done = pos; open = 1; }
+    const t = b[pos];
+    open--;
+    let size = 1;
+    let extra = 0; // bytes of payload after the header
+    if (t <= 0x7f || t >= 0xe0 || t === 0xc0 || t === 0xc1 || t === 0xc2 || t === 0xc3) size = 1;
+    else if (t <= 0x8f) open += 2 * (t & 0x0f);
+    else if (t <= 0x9f) open += t & 0x0f;
+    else if (t <= 0xbf) extra = t & 0x1f;
+    else {
+      const n8 = pos + 1 < end ? b[pos + 1] : -1;
+      const n16 = pos + 2 < end ? (b[pos + 1] << 8) | b[pos + 2] : -1;
+      const n32 = pos + 4 < end ? ((b[pos + 1] << 24) >>> 0) + ((b[pos + 2] << 16) | (b[pos + 3] << 8) | b[pos + 4]) : -1;
+      switch (t) {
+        case 0xc4: case 0xd9: size = 2; extra = n8; break;
+        case 0xc5: case 0xda: size = 3; extra = n16; break;
+        case 0xc6: case 0xdb: size = 5; extra = n32; break;
+        case 0xc7: size = 3; extra = n8; break;
+        case 0xc8: size = 4; extra = n16; break;
+        case 0xc9: size = 6; extra = n32; break;
+        case 0xca: case 0xce: case 0xd2: size = 5; break;
+        case 0xcb: case 0xcf: case 0xd3: size = 9; break;
+        case 0xcc: case 0xd0: size = 2; break;
+        case 0xcd: case 0xd1: size = 3; break;
+        case 0xd4: size = 3; break;
+        case 0xd5: size = 4; break;
+        case 0xd6: size = 6; break;
+        case 0xd7: size = 10; break;
+        case 0xd8: size = 18; break;
+        case 0xdc: size = 3; extra = n16; open += n16; break;
+        case 0xdd: size = 5; extra = n32; open += n32; break;
+        case 0xde: size = 3; extra = n16; open += 2 * n16; break;
+        case 0xdf: size = 5; extra = n32; open += 2 * n32; break;
+      }
+      if (extra < 0) return done; // the length itself is cut off
+      if (t >= 0xdc) extra = 0; // a container's count is not payload
+    }
+    pos += size + extra;
+    // more values owed than bytes left: this value cannot complete here
+    if (pos > end || open > end - pos) return done;
+  }
+  return open === 0 && pos === end ? end : done;
 }
 
 function readHeader(value: unknown, source: string): TraceHeader {

@@ -131,6 +131,9 @@ describe('kernel variance', () => {
     const t = await startTracer(['--port', String(port), '--assume-no-reason']);
     const client = spawnPeer(['tcp4', `connect=127.0.0.1:${port}`, 'send=100', 'wait-error']);
     await server.waitLine('waiting');
+    // the server closes only once the 100 bytes are queued for it (else it is a clean close)
+    expect(await client.waitLine('sent')).toBe('100');
+    await new Promise((r) => setTimeout(r, 100));
     server.send('go');
     const serverPid = Number(await server.waitLine('pid'));
     const sent = await t.waitFor((e) => e.kind === 'sent' && e.lport === port);

@@ -1,0 +1,101 @@
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EVENT_FIELDS, type ResetEvent } from '../../src/event.js';
+import { RstraceError } from '../../src/errors.js';
+import { csvField, csvHeader, csvLineEncoder, exportTrace, fileOutput, parseFormat } from '../../src/export.js';
+import { toJsonLine } from '../../src/sinks/jsonl.js';
+import { TraceFileWriter } from '../../src/sinks/tracefile.js';
+import { sampleEvent, variedEvents } from '../helpers/sample-events.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rstrace-export-'));
+
+function trace(name: string, events: ResetEvent[], cutBytes = 0): string {
+  const path = join(dir, name);
+  const w = TraceFileWriter.open(path, { host: 'h', kernel: 'k', bootToWallNs: '0', startTime: 's', options: {} });
+  for (const e of events) w.write(e);
+  w.close({ delivered: events.length, lost: 0, filtered: 0 });
+  if (cutBytes) {
+    const bytes = readFileSync(path);
+    TraceFileWriter.open(path, { host: 'h', kernel: 'k', bootToWallNs: '0', startTime: 's', options: {} }).close({ delivered: 0, lost: 0, filtered: 0 });
+    writeFileSync(path, bytes.subarray(0, bytes.length - cutBytes));
+  }
+  return path;
+}
+
+describe('export', () => {
+  it('jsonl lines are the contract fields in order, exactly as JSON.stringify writes them, for odd values too', () => {
+    const odd = sampleEvent({ comm: 'a"b\\c\n\u0001\u2028😀\ud800', explanation: '', cookie: '18446744073709551615', unread: NaN, pid: undefined as unknown as null });
+    for (const e of [...variedEvents(2000, 3), odd]) {
+      const o: Record<string, unknown> = {};
+      for (const f of EVENT_FIELDS) o[f] = e[f] ?? null;
+      expect(toJsonLine(e)).toBe(JSON.stringify(o));
+    }
+  });
+
+  it('export --format jsonl of a trace file equals toJsonLine of each event, line by line', async () => {
+    const events = variedEvents(500, 11);
+    const out = join(dir, 'out.jsonl');
+    const r = await exportTrace(trace('j.rstrace', events), 'jsonl', () => fileOutput(out));
+    expect(r.events).toBe(500);
+    expect(readFileSync(out, 'utf8')).toBe(events.map((e) => toJsonLine(e) + '\n').join(''));
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+  });
+
+  it('CSV: header row is EVENT_FIELDS, RFC 4180 quoting, null is empty, CRLF line ends', () => {
+    expect(csvHeader()).toBe(EVENT_FIELDS.join(','));
+    expect(csvField(null)).toBe('');
+    expect(csvField(0)).toBe('0');
+    expect(csvField('plain')).toBe('plain');
+    expect(csvField('a,b')).toBe('"a,b"');
+    expect(csvField('say "hi"')).toBe('"say ""hi"""');
+    expect(csvField('two\nlines')).toBe('"two\nlines"');
+    expect(csvField('cr\r')).toBe('"cr\r"');
+    const line = csvLineEncoder()(sampleEvent({ comm: 'x,"y"', reason: null }));
+    const cells = line.split(',');
+    expect(cells[0]).toBe('2026-11-26T07:00:00.123456789Z');
+    expect(line).toContain(',"x,""y""",');
+    expect(cells[4]).toBe(''); // reason null
+  });
+
+  it('export --format csv writes a header and one row per event', async () => {
+    const events = variedEvents(50, 4).map((e) => ({ ...e, comm: e.comm?.replace(/[\r\n]/g, ' ') ?? null, explanation: 'x' }));
+    const out = join(dir, 'out.csv');
+    await exportTrace(trace('c.rstrace', events), 'csv', () => fileOutput(out));
+    const rows = readFileSync(out, 'utf8').split('\r\n');
+    expect(rows[0]).toBe(EVENT_FIELDS.join(','));
+    expect(rows.length).toBe(52); // header, 50 rows, '' after the last CRLF
+  });
+
+  it('a truncated trace exports every complete event and reports the damage', async () => {
+    const events = variedEvents(30, 8);
+    const out = join(dir, 'cut.jsonl');
+    const r = await exportTrace(trace('cut.rstrace', events, 30), 'jsonl', () => fileOutput(out));
+    expect(r.damage?.kind).toBe('cut');
+    const lines = readFileSync(out, 'utf8').trimEnd().split('\n');
+    expect(lines).toEqual(events.slice(0, lines.length).map(toJsonLine));
+    expect(lines.length).toBeGreaterThan(20);
+  });
+
+  it('an unknown format is a usage error (exit 2), and a missing input creates no output file', async () => {
+    expect(() => parseFormat('xml')).toThrow(RstraceError);
+    try { parseFormat('xml'); } catch (e) { expect((e as RstraceError).exitCode).toBe(2); }
+    const out = join(dir, 'never.jsonl');
+    await expect(exportTrace(join(dir, 'nope.rstrace'), 'jsonl', () => fileOutput(out))).rejects.toThrow(/no such file/);
+    expect(() => statSync(out)).toThrow();
+  });
+
+  it('stops quietly when stdout goes away (EPIPE)', async () => {
+    const { PassThrough } = await import('node:stream');
+    const sink = new PassThrough({ highWaterMark: 16 });
+    const { stdoutOutput } = await import('../../src/export.js');
+    const out = stdoutOutput(sink);
+    sink.on('data', () => {});
+    const epipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+    sink.emit('error', epipe);
+    expect(out.closed).toBe(true);
+    const r = await exportTrace(trace('pipe.rstrace', variedEvents(100, 1)), 'jsonl', out);
+    expect(r.closedEarly).toBe(true);
+  });
+});
