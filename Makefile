@@ -62,7 +62,9 @@ trace: build
 	bin/rstrace trace
 
 test: build
-	npx vitest run
+	@mkdir -p build
+	npx vitest run --reporter=default --reporter=json --outputFile.json=build/vitest.json; \
+	status=$$?; [ -f build/vitest.json ] && node scripts/test-summary.mjs build/vitest.json; exit $$status
 
 bench: build
 	npx tsx bench/run.ts

@@ -4,37 +4,24 @@ import { reportCliError } from '../errors.js';
 import { exportTrace, fileOutput, parseFormat, stdoutOutput } from '../export.js';
 import { parseFilterOptions } from '../filter.js';
 import { describeDamage } from '../sinks/tracefile.js';
-import { FILTER_HELP } from './options.js';
+import { addFilterOptions, type FilterOptions } from './options.js';
 import { SINCE_HELP, UNTIL_HELP } from './report.js';
 
-interface ExportOpts {
+interface ExportOpts extends FilterOptions {
   format: string;
   output?: string;
-  pid?: string;
-  comm?: string;
-  port?: string;
-  netns?: string;
-  cgroup?: string;
-  code?: string;
-  kind?: string;
   since?: string;
   until?: string;
 }
 
 export function registerExportCommand(program: Command): void {
-  program
+  const cmd = program
     .command('export')
     .description('write a trace file out as JSON lines (exactly what `trace --json` printed) or CSV')
     .argument('<file>', 'a trace file written by `rstrace trace -o FILE`')
     .option('-f, --format <format>', 'jsonl (one JSON event per line) or csv (RFC 4180, header row, empty for null)', 'jsonl')
-    .option('-o, --output <file>', 'write to this file (created mode 0600) instead of standard output')
-    .option('--pid <pids>', FILTER_HELP.pid)
-    .option('--comm <names>', FILTER_HELP.comm)
-    .option('--port <ports>', FILTER_HELP.port)
-    .option('--netns <inodes>', FILTER_HELP.netns)
-    .option('--cgroup <pathOrId>', FILTER_HELP.cgroup)
-    .option('--code <codes>', FILTER_HELP.code)
-    .option('--kind <kinds>', FILTER_HELP.kind)
+    .option('-o, --output <file>', 'write to this file (created mode 0600) instead of standard output');
+  addFilterOptions(cmd)
     .option('--since <time>', SINCE_HELP)
     .option('--until <time>', UNTIL_HELP)
     .addHelpText('after', `

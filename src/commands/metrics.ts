@@ -2,19 +2,12 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { runTrace, type TraceOptions } from '../trace.js';
 import { DEFAULT_LISTEN, DEFAULT_MAX_COMMS, MetricsSink } from '../sinks/metrics.js';
-import { FILTER_HELP, filtersFrom, positiveNumber } from './options.js';
+import { filtersFrom, positiveNumber, addFilterOptions, type FilterOptions } from './options.js';
 
-interface Opts {
+interface Opts extends FilterOptions {
   listen: string;
   maxComms: number;
   duration?: number;
-  pid?: string;
-  comm?: string;
-  port?: string;
-  netns?: string;
-  cgroup?: string;
-  code?: string;
-  kind?: string;
 }
 
 function wholeNumber(name: string) {
@@ -27,20 +20,14 @@ function wholeNumber(name: string) {
 }
 
 export function registerMetricsCommand(program: Command): void {
-  program
+  const cmd = program
     .command('metrics')
     .description('serve TCP reset counts to Prometheus: resets by kind, code and process, lost events, process metrics')
     .option('-l, --listen <addr>', 'HOST:PORT, [IPV6]:PORT, or :PORT for every address', DEFAULT_LISTEN)
     .option('--max-comms <n>', `process names kept as comm label values; further ones count as comm="other" (0: none)`,
       wholeNumber('--max-comms'), DEFAULT_MAX_COMMS)
-    .option('-d, --duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
-    .option('--pid <pids>', FILTER_HELP.pid)
-    .option('--comm <names>', FILTER_HELP.comm)
-    .option('--port <ports>', FILTER_HELP.port)
-    .option('--netns <inodes>', FILTER_HELP.netns)
-    .option('--cgroup <pathOrId>', FILTER_HELP.cgroup)
-    .option('--code <codes>', FILTER_HELP.code)
-    .option('--kind <kinds>', FILTER_HELP.kind)
+    .option('-d, --duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'));
+  addFilterOptions(cmd)
     .addHelpText('after', `
 Serves http://ADDR/metrics in the Prometheus text format until Ctrl-C (or --duration):
   rstrace_resets_total{kind,code,code_key,comm}  resets by kind (sent, received, abort),

@@ -1,5 +1,5 @@
 /** Option parsers shared by the commands: bad values are usage errors (exit 2). */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { parseFilterOptions, resolveCgroupId, type EventFilter } from '../filter.js';
 import type { TraceOptions } from '../trace.js';
 
@@ -30,6 +30,18 @@ export const FILTER_HELP = {
   code: 'only these reset codes (numbers or keys, e.g. 11,closed-with-data)',
   kind: 'only these kinds: sent, received, abort',
 } as const;
+
+/** Adds the filter options shared by `trace`, `metrics`, `report` and `export`. */
+export function addFilterOptions(cmd: Command): Command {
+  return cmd
+    .option('--pid <pids>', FILTER_HELP.pid)
+    .option('--comm <names>', FILTER_HELP.comm)
+    .option('--port <ports>', FILTER_HELP.port)
+    .option('--netns <inodes>', FILTER_HELP.netns)
+    .option('--cgroup <pathOrId>', FILTER_HELP.cgroup)
+    .option('--code <codes>', FILTER_HELP.code)
+    .option('--kind <kinds>', FILTER_HELP.kind);
+}
 
 /** The filter options as commander gives them. */
 export interface FilterOptions {

@@ -4,18 +4,11 @@ import { reportCliError } from '../errors.js';
 import { parseFilterOptions } from '../filter.js';
 import { renderReport } from '../report/render.js';
 import { reportFiles } from '../report/run.js';
-import { FILTER_HELP, positiveInt } from './options.js';
+import { positiveInt, addFilterOptions, type FilterOptions } from './options.js';
 
-interface ReportOpts {
+interface ReportOpts extends FilterOptions {
   json?: boolean;
   top: number;
-  pid?: string;
-  comm?: string;
-  port?: string;
-  netns?: string;
-  cgroup?: string;
-  code?: string;
-  kind?: string;
   since?: string;
   until?: string;
 }
@@ -24,19 +17,13 @@ export const SINCE_HELP = 'only resets at or after this time: ISO (2026-11-26T07
 export const UNTIL_HELP = 'only resets at or before this time (same forms as --since)';
 
 export function registerReportCommand(program: Command): void {
-  program
+  const cmd = program
     .command('report')
     .description('summarize trace files: resets by kind, by code, by process, by peer, by local port, and over time')
     .argument('<file...>', 'trace files written by `rstrace trace -o FILE` (several are summed)')
     .option('--json', 'print the report as one JSON object instead of tables')
-    .option('--top <n>', 'rows in each top list', positiveInt('--top'), 10)
-    .option('--pid <pids>', FILTER_HELP.pid)
-    .option('--comm <names>', FILTER_HELP.comm)
-    .option('--port <ports>', FILTER_HELP.port)
-    .option('--netns <inodes>', FILTER_HELP.netns)
-    .option('--cgroup <pathOrId>', FILTER_HELP.cgroup)
-    .option('--code <codes>', FILTER_HELP.code)
-    .option('--kind <kinds>', FILTER_HELP.kind)
+    .option('--top <n>', 'rows in each top list', positiveInt('--top'), 10);
+  addFilterOptions(cmd)
     .option('--since <time>', SINCE_HELP)
     .option('--until <time>', UNTIL_HELP)
     .addHelpText('after', `

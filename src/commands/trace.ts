@@ -1,21 +1,14 @@
 /** `rstrace trace`: commander wiring for a live trace (the work is in src/trace.ts). */
 import { Command, Option } from 'commander';
 import { runTrace } from '../trace.js';
-import { FILTER_HELP, filtersFrom, positiveInt, positiveNumber } from './options.js';
+import { filtersFrom, positiveInt, positiveNumber, addFilterOptions, type FilterOptions } from './options.js';
 
-interface Opts {
+interface Opts extends FilterOptions {
   json?: boolean;
   output?: string;
   table?: boolean;
   duration?: number;
   count?: number;
-  pid?: string;
-  comm?: string;
-  port?: string;
-  netns?: string;
-  cgroup?: string;
-  code?: string;
-  kind?: string;
   assumeNoReason?: boolean;
 }
 
@@ -27,21 +20,15 @@ function recordable(opts: Opts): Record<string, string | number | boolean> {
 }
 
 export function registerTraceCommand(program: Command): void {
-  program
+  const cmd = program
     .command('trace', { isDefault: true })
     .description('trace TCP resets live: who (process, peer), why (reset code, kernel reason), as they happen')
     .option('--json', 'print one JSON object per event (the JSON event contract) instead of the table')
     .option('-o, --output <file>', 'also record a trace file (msgpack) for `report` and `export` later')
     .option('--table', 'print the live table even when writing -o FILE')
     .option('-d, --duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
-    .option('-c, --count <n>', 'stop after this many events', positiveInt('--count'))
-    .option('--pid <pids>', FILTER_HELP.pid)
-    .option('--comm <names>', FILTER_HELP.comm)
-    .option('--port <ports>', FILTER_HELP.port)
-    .option('--netns <inodes>', FILTER_HELP.netns)
-    .option('--cgroup <pathOrId>', FILTER_HELP.cgroup)
-    .option('--code <codes>', FILTER_HELP.code)
-    .option('--kind <kinds>', FILTER_HELP.kind)
+    .option('-c, --count <n>', 'stop after this many events', positiveInt('--count'));
+  addFilterOptions(cmd)
     .addOption(new Option('--assume-no-reason', 'behave as on a kernel without sk_rst_reason (before 6.10)').hideHelp())
     .addHelpText('after', `
 Columns: TIME (UTC), KIND (sent: this host sent the RST; received: a RST arrived;
