@@ -157,10 +157,10 @@ static __always_inline bool in_task(const struct sock *sk)
 	if (!sk)
 		return false;
 	/* request and TIME_WAIT sockets are smaller than struct sock: no lock to read */
-	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	state = sk->__sk_common.skc_state;
 	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
 		return false;
-	return BPF_CORE_READ(sk, sk_lock.owned);
+	return sk->sk_lock.owned;
 }
 
 static __always_inline bool is_fullsock(__u8 state)
@@ -170,18 +170,18 @@ static __always_inline bool is_fullsock(__u8 state)
 
 static __always_inline bool sk_flag(const struct sock *sk, int bit)
 {
-	unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	unsigned long flags = sk->__sk_common.skc_flags;
 
 	return flags & (1UL << bit);
 }
 
 static __always_inline bool is_tcp_inet(const struct sock *sk)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = sk->__sk_common.skc_family;
 
 	if (family != AF_INET && family != AF_INET6)
 		return false;
-	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
+	return sk->sk_protocol == IPPROTO_TCP;
 }
 
 static __always_inline void fill_context(struct rst_event *e, bool task)
@@ -197,9 +197,9 @@ static __always_inline void fill_context(struct rst_event *e, bool task)
 	e->flags |= RST_F_IN_TASK;
 #if defined(__TARGET_ARCH_x86)
 	t = bpf_get_current_task_btf();
-	if (!(BPF_CORE_READ(t, flags) & PF_KTHREAD)) {
+	if (!(t->flags & PF_KTHREAD)) {
 		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
-		long nr = BPF_CORE_READ(regs, orig_ax);
+		long nr = regs->orig_ax;
 
 		if (nr >= 0 && nr < 4096) {
 			e->syscall = nr;
@@ -209,71 +209,88 @@ static __always_inline void fill_context(struct rst_event *e, bool task)
 #endif
 }
 
+/*
+ * The tp_btf arguments are typed kernel pointers: fields are read with plain
+ * loads (the verifier turns them into fault-safe loads), which costs a
+ * fraction of a bpf_probe_read_kernel() call per field on a path that runs
+ * hundreds of thousands of times a second in a reset storm.
+ */
+
 /* Addresses and ports from a socket (full, request or TIME_WAIT: all start
  * with sock_common). */
 static __always_inline void fill_addrs_sk(struct rst_event *e, const struct sock *sk)
 {
-	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	__u8 state = sk->__sk_common.skc_state;
 
-	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->family = sk->__sk_common.skc_family;
 	/* skc_num is zeroed when a closing socket gives its port back, before
 	 * the CLOSE tracepoints fire; the socket's own source port is kept. */
-	if (state == TCP_TIME_WAIT)
-		e->lport = bpf_ntohs(BPF_CORE_READ((struct inet_timewait_sock *)sk, tw_sport));
-	else if (state == TCP_NEW_SYN_RECV)
-		e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	else
-		e->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (e->family == AF_INET) {
-		BPF_CORE_READ_INTO((__u32 *)e->laddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)e->raddr, sk, __sk_common.skc_daddr);
+	if (state == TCP_TIME_WAIT) {
+		struct tcp_timewait_sock *tw = bpf_skc_to_tcp_timewait_sock((void *)sk);
+
+		if (tw)
+			e->lport = bpf_ntohs(tw->tw_sk.tw_sport);
+	} else if (state == TCP_NEW_SYN_RECV) {
+		e->lport = sk->__sk_common.skc_num;
 	} else {
-		bpf_core_read(e->laddr, sizeof(e->laddr), &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(e->raddr, sizeof(e->raddr), &sk->__sk_common.skc_v6_daddr);
+		struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+
+		if (tp)
+			e->lport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
+	}
+	e->rport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (e->family == AF_INET) {
+		*(__u32 *)e->laddr = sk->__sk_common.skc_rcv_saddr;
+		*(__u32 *)e->raddr = sk->__sk_common.skc_daddr;
+	} else {
+		for (int i = 0; i < 4; i++) {
+			((__u32 *)e->laddr)[i] = sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32[i];
+			((__u32 *)e->raddr)[i] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[i];
+		}
 	}
 }
 
 /* Addresses, ports and flags from the segment that provoked a reset: this
- * host is its destination. */
+ * host is its destination. Packet bytes are raw memory: two reads in all. */
 static __always_inline void fill_addrs_skb(struct rst_event *e, const struct sk_buff *skb)
 {
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
-	__u16 th = BPF_CORE_READ(skb, transport_header);
-	__u8 ver = 0;
-	__u16 ports[2] = {};
+	unsigned char *head = skb->head;
+	__u16 nh = skb->network_header;
+	__u16 th = skb->transport_header;
+	__u8 ip[40];
+	__u8 tcp[14];
 
-	bpf_probe_read_kernel(&ver, 1, head + nh);
-	ver >>= 4;
-	if (ver == 4) {
-		e->family = AF_INET;
-		bpf_probe_read_kernel(e->raddr, 4, head + nh + 12);
-		bpf_probe_read_kernel(e->laddr, 4, head + nh + 16);
-	} else if (ver == 6) {
-		e->family = AF_INET6;
-		bpf_probe_read_kernel(e->raddr, 16, head + nh + 8);
-		bpf_probe_read_kernel(e->laddr, 16, head + nh + 24);
+	if (bpf_probe_read_kernel(ip, sizeof(ip), head + nh) == 0) {
+		if ((ip[0] >> 4) == 4) {
+			e->family = AF_INET;
+			__builtin_memcpy(e->raddr, ip + 12, 4);
+			__builtin_memcpy(e->laddr, ip + 16, 4);
+		} else if ((ip[0] >> 4) == 6) {
+			e->family = AF_INET6;
+			__builtin_memcpy(e->raddr, ip + 8, 16);
+			__builtin_memcpy(e->laddr, ip + 24, 16);
+		}
 	}
 	/* a socket-less reset still happened in some namespace: the device's */
-	if (!e->netns)
-		e->netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
-	bpf_probe_read_kernel(ports, sizeof(ports), head + th);
-	bpf_probe_read_kernel(&e->tcp_flags, 1, head + th + 13);
-	e->rport = bpf_ntohs(ports[0]);
-	e->lport = bpf_ntohs(ports[1]);
+	if (!e->netns && skb->dev)
+		e->netns = skb->dev->nd_net.net->ns.inum;
+	if (bpf_probe_read_kernel(tcp, sizeof(tcp), head + th) == 0) {
+		e->rport = ((__u16)tcp[0] << 8) | tcp[1];
+		e->lport = ((__u16)tcp[2] << 8) | tcp[3];
+		e->tcp_flags = tcp[13];
+	}
 }
 
 /* Socket facts: cookie, netns, owner, queues, flags. */
 static __always_inline void fill_sock(struct rst_event *e, struct sock *sk)
 {
 	struct owner *o;
-	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	__u8 state = sk->__sk_common.skc_state;
 
 	e->flags |= RST_F_HAS_SK;
 	e->state = state;
 	e->cookie = bpf_get_socket_cookie(sk);
-	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	e->netns = sk->__sk_common.skc_net.net->ns.inum;
 
 	if (is_fullsock(state))
 		o = bpf_sk_storage_get(&owner_by_sock, sk, 0, 0);
@@ -300,34 +317,31 @@ static __always_inline void fill_sock(struct rst_event *e, struct sock *sk)
 	if (!is_fullsock(state))
 		return;
 
-	struct tcp_sock *tp = (struct tcp_sock *)sk;
-	struct socket *sock = BPF_CORE_READ(sk, sk_socket);
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	struct socket *sock = sk->sk_socket;
 
+	if (!tp)
+		return;
 	e->flags |= RST_F_FULLSOCK;
-	e->unread = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
-	e->unsent = BPF_CORE_READ(tp, write_seq) - BPF_CORE_READ(tp, snd_una);
-	e->probes = BPF_CORE_READ(tp, inet_conn.icsk_probes_out);
-	e->sk_err = BPF_CORE_READ(sk, sk_err);
-	if (BPF_CORE_READ(tp, inet_conn.icsk_user_timeout))
+	e->unread = tp->rcv_nxt - tp->copied_seq;
+	e->unsent = tp->write_seq - tp->snd_una;
+	e->probes = tp->inet_conn.icsk_probes_out;
+	e->sk_err = sk->sk_err;
+	if (tp->inet_conn.icsk_user_timeout)
 		e->flags |= RST_F_USER_TIMEOUT;
 	if (sk_flag(sk, bpf_core_enum_value(enum sock_flags, SOCK_DEAD)))
 		e->flags |= RST_F_DEAD;
 	if (sk_flag(sk, bpf_core_enum_value(enum sock_flags, SOCK_KEEPOPEN)))
 		e->flags |= RST_F_KEEPALIVE;
-	if (sk_flag(sk, bpf_core_enum_value(enum sock_flags, SOCK_LINGER)) &&
-	    BPF_CORE_READ(sk, sk_lingertime) == 0)
+	if (sk_flag(sk, bpf_core_enum_value(enum sock_flags, SOCK_LINGER)) && sk->sk_lingertime == 0)
 		e->flags |= RST_F_LINGER0;
-	if (BPF_CORE_READ(sk, sk_shutdown) & RCV_SHUTDOWN)
+	if (sk->sk_shutdown & RCV_SHUTDOWN)
 		e->flags |= RST_F_RCV_SHUTDOWN;
-	if (state == TCP_LISTEN &&
-	    BPF_CORE_READ(sk, sk_ack_backlog) > BPF_CORE_READ(sk, sk_max_ack_backlog))
+	if (state == TCP_LISTEN && sk->sk_ack_backlog > sk->sk_max_ack_backlog)
 		e->flags |= RST_F_ACCEPTQ_FULL;
-	if (sock) {
-		/* struct socket is the first member of socket_alloc, beside its inode */
-		struct socket_alloc *sa = (struct socket_alloc *)sock;
-
-		e->ino = BPF_CORE_READ(sa, vfs_inode.i_ino);
-	}
+	/* the socket's inode names it in /proc/PID/fd, for sockets older than the trace */
+	if (sock && sock->file)
+		e->ino = sock->file->f_inode->i_ino;
 }
 
 /* In-kernel filters. A record is dropped only when it certainly does not
@@ -446,8 +460,8 @@ static __always_inline void remember_closer(struct sock *sk)
 static __always_inline void remember_listener(struct sock *sk)
 {
 	struct listener_key lk = {
-		.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum),
-		.port = BPF_CORE_READ(sk, __sk_common.skc_num),
+		.netns = sk->__sk_common.skc_net.net->ns.inum,
+		.port = sk->__sk_common.skc_num,
 	};
 	struct owner o = {};
 
@@ -474,7 +488,7 @@ int handle_send_reset(__u64 *ctx)
 	fill_context(e, task);
 	/* A listener's reset (accept queue overflow) and a socket-less one are
 	 * best described by the segment that provoked them. */
-	if (skb && (!sk || BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_LISTEN))
+	if (skb && (!sk || sk->__sk_common.skc_state == TCP_LISTEN))
 		fill_addrs_skb(e, skb);
 	else if (sk)
 		fill_addrs_sk(e, sk);
@@ -551,7 +565,7 @@ int handle_set_state(__u64 *ctx)
 
 	if (oldstate == TCP_CLOSE || oldstate == TCP_LISTEN || oldstate == TCP_TIME_WAIT)
 		return 0;
-	err = BPF_CORE_READ(sk, sk_err);
+	err = sk->sk_err;
 	if (err == 0 || reset_reported(s, cookie))
 		return 0;
 
