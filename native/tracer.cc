@@ -74,7 +74,7 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   skel_->rodata->assume_no_reason = opts.Has("assumeNoReason") && opts.Get("assumeNoReason").ToBoolean();
   skel_->rodata->wakeup_bytes = NumberOption(opts, "wakeupBytes", 1u << 20);
   poll_timeout_ms_ = static_cast<int>(NumberOption(opts, "pollTimeoutMs", 10));
-  max_pending_bytes_ = NumberOption(opts, "maxPendingBytes", 64u << 20);
+  max_pending_bytes_ = NumberOption(opts, "maxPendingBytes", 16u << 20);
 
   // Optional hooks the caller found missing on this kernel (see src/kernel/).
   if (opts.Has("skipPrograms") && opts.Get("skipPrograms").IsArray()) {

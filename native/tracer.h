@@ -54,7 +54,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   std::vector<uint8_t> pending_;
   size_t pending_records_ = 0;
   int poll_timeout_ms_ = 10;
-  size_t max_pending_bytes_ = 64u << 20;
+  size_t max_pending_bytes_ = 16u << 20;
 
   // User-space counters (the kernel's are read from the counters map).
   std::atomic<uint64_t> delivered_{0};

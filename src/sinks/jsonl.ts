@@ -1,42 +1,44 @@
 /**
  * JSON lines: one object per event, fields in the contract's order. `export`
  * uses the same function, so a file exported later is identical, line for
- * line, to what `trace --json` printed live. Built by hand in field order,
- * with the escaped form of repeated strings (kinds, states, addresses,
- * process names, phrases) cached: no intermediate object per event.
+ * line, to what `trace --json` printed live. One template in field order, with
+ * the escaped form of repeated strings (kinds, states, addresses, process
+ * names, phrases) cached: no intermediate object per event.
+ * test/unit/jsonl.test.ts holds it to JSON.stringify of EVENT_FIELDS in order.
  */
-import { EVENT_FIELDS, type ResetEvent } from '../event.js';
+import type { ResetEvent } from '../event.js';
 
-const KEYS = EVENT_FIELDS.map((f, i) => `${i === 0 ? '{' : ','}${JSON.stringify(f)}:`);
-const TIME = EVENT_FIELDS.indexOf('time');
-const COOKIE = EVENT_FIELDS.indexOf('cookie');
+let escaped = new Map<string, string>();
 
-const escaped = new Map<string, string>();
-
-function str(v: string): string {
+/** A string that repeats across events: escaped once. */
+function s(v: string | null): string {
+  if (v === null || v === undefined) return 'null';
   let e = escaped.get(v);
   if (e === undefined) {
     e = JSON.stringify(v);
-    if (escaped.size >= 16384) escaped.clear();
+    if (escaped.size >= 16384) escaped = new Map();
     escaped.set(v, e);
   }
   return e;
 }
 
-/** Strings unique per event (time, cookie) skip the cache; they are plain ASCII by construction. */
+/** A string unique to the event (time, cookie): plain ASCII by construction, checked cheaply. */
 const PLAIN = /^[0-9A-Za-z:.\-]*$/;
 
-function value(v: unknown, unique: boolean): string {
+function u(v: string | null): string {
   if (v === null || v === undefined) return 'null';
-  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
-  if (typeof v === 'string') return unique && PLAIN.test(v) ? `"${v}"` : str(v);
-  return JSON.stringify(v) ?? 'null';
+  return PLAIN.test(v) ? `"${v}"` : JSON.stringify(v);
 }
 
-export function toJsonLine(event: ResetEvent): string {
-  let out = '';
-  for (let i = 0; i < EVENT_FIELDS.length; i++) {
-    out += KEYS[i] + value(event[EVENT_FIELDS[i]], i === TIME || i === COOKIE);
-  }
-  return out + '}';
+function n(v: number | null): string {
+  return typeof v === 'number' && Number.isFinite(v) ? `${v}` : 'null';
+}
+
+export function toJsonLine(e: ResetEvent): string {
+  return `{"time":${u(e.time)},"kind":${s(e.kind)},"code":${n(e.code)},"codeKey":${s(e.codeKey)},` +
+    `"reason":${s(e.reason)},"family":${s(e.family)},"laddr":${s(e.laddr)},"lport":${n(e.lport)},` +
+    `"raddr":${s(e.raddr)},"rport":${n(e.rport)},"state":${s(e.state)},"pid":${n(e.pid)},"tid":${n(e.tid)},` +
+    `"comm":${s(e.comm)},"attribution":${s(e.attribution)},"cgroupId":${n(e.cgroupId)},"netns":${n(e.netns)},` +
+    `"unread":${n(e.unread)},"unsent":${n(e.unsent)},"cookie":${u(e.cookie)},"actorPid":${n(e.actorPid)},` +
+    `"actorComm":${s(e.actorComm)},"probes":${n(e.probes)},"explanation":${s(e.explanation)}}`;
 }

@@ -23,6 +23,7 @@
  * all raises an RstraceError).
  */
 import { closeSync, fchmodSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { MsgpackBuffer } from './msgpack-writer.js';
 import { Packr, Unpackr } from 'msgpackr';
 import type { Attribution, Family, Kind, ResetEvent, TraceCounters } from '../event.js';
 import { RstraceError } from '../errors.js';
@@ -219,8 +220,8 @@ export class TraceFileWriter {
   private prevSec = NaN; // NaN: the next time is written absolute
   private prevNsec = 0;
   private prevCookie: number | undefined;
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  /** every record since the last flush, encoded in place */
+  private readonly out = new MsgpackBuffer();
   private timer: NodeJS.Timeout | null = null;
   private pendingError: RstraceError | null = null;
   private fd: number | null;
@@ -256,39 +257,46 @@ export class TraceFileWriter {
     }
     // Normalize and check first: a rejected event must leave the string table untouched.
     const values = this.scratch;
+    extractFields(event, values);
     for (let i = 0; i < FIELD_COUNT; i++) {
       const spec = FIELDS[i];
-      const value = normalize(spec, (event as unknown as Record<string, unknown>)[spec.name]);
+      const value = normalize(spec, values[i]);
       if (value === null && !spec.nullable) {
         throw new RstraceError(`cannot write an event without ${spec.name} to ${this.path}`,
           'this is a bug in rstrace: please report it', 1);
       }
       values[i] = value;
     }
-    const record: unknown[] = [this.encodeTime(event.time), 0];
+    // [time, mask, ...changed values], written in place: the mask says which fields follow.
     let mask = 0;
+    let count = 0;
     for (let i = 0; i < FIELD_COUNT; i++) {
+      if (values[i] !== this.prev[i]) { mask |= 1 << i; count++; }
+    }
+    const out = this.out;
+    out.arrayHeader(2 + count);
+    this.writeTime(event.time);
+    out.number(mask);
+    for (let i = 0; i < FIELD_COUNT; i++) {
+      if (!(mask & (1 << i))) continue;
       const value = values[i];
-      if (value === this.prev[i]) continue;
-      mask |= 1 << i;
       this.prev[i] = value;
       const type = FIELDS[i].type;
-      if (type === 'cookie') record.push(this.encodeCookie(value as string | null));
-      else if (type === 'num' || value === null) record.push(value);
-      else record.push(this.intern(value as string));
+      const v = type === 'cookie' ? this.encodeCookie(value as string | null)
+        : type === 'num' || value === null ? value : this.intern(value as string);
+      if (v === null) out.nil();
+      else if (typeof v === 'number') out.number(v);
+      else out.string(v);
     }
-    record[1] = mask;
-    this.push(record);
-    if (this.buffered >= MAX_RECORD_BYTES) this.flush();
+    if (out.pos >= MAX_RECORD_BYTES) this.flush();
   }
 
   /** Write what is buffered, synchronously. */
   flush(): void {
     if (this.pendingError) { const e = this.pendingError; this.pendingError = null; throw e; }
-    if (this.fd === null || this.buffered === 0) return;
-    const data = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
-    this.chunks = [];
-    this.buffered = 0;
+    if (this.fd === null || this.out.pos === 0) return;
+    const data = this.out.view();
+    this.out.reset(); // the view stays valid: nothing is written before writeSync returns
     try {
       for (let off = 0; off < data.length;) off += writeSync(this.fd, data, off, data.length - off);
     } catch (err) {
@@ -329,10 +337,15 @@ export class TraceFileWriter {
     }
   }
 
+  /** A control record (header, trailer, table reset): rare, so msgpackr does it. */
   private push(value: unknown): void {
-    const bytes = this.packr.pack(value);
-    this.chunks.push(bytes);
-    this.buffered += bytes.length;
+    this.out.raw(this.packr.pack(value));
+  }
+
+  private writeTime(time: string): void {
+    const t = this.encodeTime(time);
+    if (typeof t === 'number') this.out.number(t);
+    else this.out.raw(this.packr.pack(t));
   }
 
   private encodeTime(time: string): unknown {
@@ -364,6 +377,20 @@ export class TraceFileWriter {
     this.strings.set(s, this.strings.size);
     return s;
   }
+}
+
+/**
+ * The event's fields in FIELDS order, read by name at compile time: a keyed
+ * read per field (FIELDS[i].name) costs more than the rest of write().
+ * A test holds the order to FIELDS.
+ */
+export function extractFields(e: ResetEvent, out: unknown[]): void {
+  out[F_LPORT] = e.lport; out[F_RPORT] = e.rport; out[F_COOKIE] = e.cookie; out[F_PID] = e.pid;
+  out[F_TID] = e.tid; out[F_COMM] = e.comm; out[F_RADDR] = e.raddr; out[F_UNREAD] = e.unread;
+  out[F_UNSENT] = e.unsent; out[F_LADDR] = e.laddr; out[F_CODE] = e.code; out[F_CODEKEY] = e.codeKey;
+  out[F_REASON] = e.reason; out[F_STATE] = e.state; out[F_KIND] = e.kind; out[F_EXPLANATION] = e.explanation;
+  out[F_ATTRIBUTION] = e.attribution; out[F_FAMILY] = e.family; out[F_CGROUPID] = e.cgroupId;
+  out[F_NETNS] = e.netns; out[F_ACTORPID] = e.actorPid; out[F_ACTORCOMM] = e.actorComm; out[F_PROBES] = e.probes;
 }
 
 /** The event's value as the file stores it; JSON prints non-finite numbers as null too. */

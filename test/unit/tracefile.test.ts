@@ -191,3 +191,14 @@ describe('trace file', () => {
     expect(f.events).toEqual([...stormEventStream(60_000, { seed: 3 })]);
   });
 });
+
+describe('extractFields', () => {
+  it('reads every field in FIELDS order', async () => {
+    const { FIELDS, extractFields } = await import('../../src/sinks/tracefile.js');
+    const e = sampleEvent();
+    const out: unknown[] = [];
+    extractFields(e, out);
+    expect(out).toEqual(FIELDS.map((f) => e[f.name]));
+    expect(new Set(FIELDS.map((f) => f.name)).size).toBe(FIELDS.length);
+  });
+});
