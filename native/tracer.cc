@@ -19,12 +19,13 @@
 
 namespace {
 
+// Batches in JavaScript's queue at once; the rest wait here, bounded by
+// max_pending_bytes_. The queue itself is unbounded so that close() never
+// blocks the JS thread on its own queue.
 constexpr size_t kMaxQueuedBatches = 8;
-
-struct Batch {
-  std::vector<uint8_t> bytes;
-  size_t records;
-};
+// Small batches keep what JavaScript builds from one batch short-lived (it
+// dies in the young generation); a storm is many of them, not a huge one.
+constexpr size_t kMaxBatchRecords = 8192;
 
 uint64_t NumberOption(const Napi::Object& o, const char* key, uint64_t dflt) {
   if (!o.Has(key)) return dflt;
@@ -38,6 +39,26 @@ uint64_t NumberOption(const Napi::Object& o, const char* key, uint64_t dflt) {
 }
 
 }  // namespace
+
+std::vector<uint8_t> BufferPool::Take(size_t capacity) {
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!free.empty()) {
+      std::vector<uint8_t> v = std::move(free.back());
+      free.pop_back();
+      v.clear();
+      return v;
+    }
+  }
+  std::vector<uint8_t> v;
+  v.reserve(capacity);
+  return v;
+}
+
+void BufferPool::Give(std::vector<uint8_t>&& v) {
+  std::lock_guard<std::mutex> lock(mu);
+  if (free.size() < 2 * kMaxQueuedBatches) free.push_back(std::move(v));
+}
 
 Napi::Function Tracer::Init(Napi::Env env) {
   return DefineClass(env, "Tracer",
@@ -129,7 +150,7 @@ int Tracer::OnRecord(void* ctx, void* data, size_t size) {
   if (size != sizeof(struct rst_event)) return 0;  // never produced; keeps the batch aligned
   const uint8_t* p = static_cast<const uint8_t*>(data);
   self->pending_.insert(self->pending_.end(), p, p + size);
-  self->pending_records_++;
+  if (++self->pending_records_ == kMaxBatchRecords) self->Seal();
   return 0;
 }
 
@@ -150,46 +171,61 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   }
   std::shared_ptr<CloseWaiter> waiter = close_waiter_;
   tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "rstrace-batches",
-                                        kMaxQueuedBatches, 1, [waiter](Napi::Env e) {
+                                        0, 1, [waiter](Napi::Env e) {
                                           if (waiter->deferred) waiter->deferred->Resolve(e.Undefined());
                                         });
   tsfn_live_ = true;
-  pending_.reserve(1u << 20);
+  pending_ = pool_->Take(kMaxBatchRecords * sizeof(struct rst_event));
   running_ = true;
   poller_ = std::thread(&Tracer::PollLoop, this);
   return env.Undefined();
 }
 
-void Tracer::Flush(bool blocking) {
-  if (pending_records_ == 0 || !tsfn_live_) return;
-  auto* batch = new Batch{std::move(pending_), pending_records_};
-  pending_ = std::vector<uint8_t>();
-  pending_.reserve(1u << 20);
+// The records gathered so far become a batch, ready for JavaScript.
+void Tracer::Seal() {
+  if (pending_records_ == 0) return;
+  ready_bytes_ += pending_.size();
+  ready_.push_back(new Batch{std::move(pending_), pending_records_, in_flight_, pool_});
+  pending_ = pool_->Take(kMaxBatchRecords * sizeof(struct rst_event));
   pending_records_ = 0;
+}
+
+// Hands ready batches to JavaScript, oldest first, while fewer than
+// kMaxQueuedBatches wait there (all of them when `all`, at close).
+void Tracer::Flush(bool all) {
+  Seal();
+  if (!tsfn_live_) return;
   auto deliver = [](Napi::Env env, Napi::Function cb, Batch* b) {
+    b->in_flight->fetch_sub(1);
     if (env == nullptr || cb == nullptr) {  // the environment is shutting down
       delete b;
       return;
     }
     size_t records = b->records;
-    uint8_t* data = b->bytes.data();
-    size_t len = b->bytes.size();
-    auto buf = Napi::Buffer<uint8_t>::New(env, data, len, [](Napi::Env, uint8_t*, Batch* owner) { delete owner; }, b);
+    auto buf = Napi::Buffer<uint8_t>::New(env, b->bytes.data(), b->bytes.size(),
+                                          [](Napi::Env, uint8_t*, Batch* owner) {
+                                            owner->pool->Give(std::move(owner->bytes));
+                                            delete owner;
+                                          }, b);
     cb.Call({buf, Napi::Number::New(env, static_cast<double>(records))});
   };
-  napi_status st = blocking ? tsfn_.BlockingCall(batch, deliver) : tsfn_.NonBlockingCall(batch, deliver);
-  if (st == napi_ok) {
-    delivered_ += batch->records;
+  while (!ready_.empty()) {
+    if (!all && in_flight_->load() >= kMaxQueuedBatches) {
+      queue_full_++;  // JS is busy: retry after the next poll
+      return;
+    }
+    Batch* batch = ready_.front();
+    size_t records = batch->records, bytes = batch->bytes.size();
+    in_flight_->fetch_add(1);
+    if (tsfn_.NonBlockingCall(batch, deliver) != napi_ok) {
+      in_flight_->fetch_sub(1);
+      return;  // closing: the batch stays ready and is freed with the tracer
+    }
+    ready_.pop_front();
+    ready_bytes_ -= bytes;
+    delivered_ += records;
     batches_++;
-    return;
   }
-  // JS is busy: keep the records and retry with the next poll (a bigger batch).
-  queue_full_++;
-  batch->bytes.insert(batch->bytes.end(), pending_.begin(), pending_.end());
-  batch->records += pending_records_;
-  pending_ = std::move(batch->bytes);
-  pending_records_ = batch->records;
-  delete batch;
 }
 
 void Tracer::PollLoop() {
@@ -200,7 +236,7 @@ void Tracer::PollLoop() {
       break;
     }
     // Wake-ups are batched in the kernel, so a timed-out poll still has data.
-    if (pending_.size() < max_pending_bytes_ && !paused_) {
+    if (ready_bytes_ + pending_.size() < max_pending_bytes_ && !paused_) {
       ring_buffer__consume(rb_);
     } else {
       stalls_++;  // JS far behind: leave records in the ring; the kernel counts losses
@@ -300,6 +336,9 @@ void Tracer::Shutdown() {
     ring_buffer__free(rb_);
     rb_ = nullptr;
   }
+  for (Batch* b : ready_) delete b;
+  ready_.clear();
+  ready_bytes_ = 0;
   if (skel_) {
     rstrace_bpf__destroy(skel_);
     skel_ = nullptr;

@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,25 @@
 #include <vector>
 
 struct rstrace_bpf;
+
+// Record buffers go back to a pool once JavaScript is done with them: a storm
+// then reuses a few buffers instead of churning the allocator (whose arenas
+// would keep the high-water mark of two threads allocating and freeing).
+struct BufferPool {
+  std::mutex mu;
+  std::vector<std::vector<uint8_t>> free;
+  std::vector<uint8_t> Take(size_t capacity);
+  void Give(std::vector<uint8_t>&& v);
+};
+
+struct Batch {
+  std::vector<uint8_t> bytes;
+  size_t records;
+  // batches handed to JavaScript and not yet processed; shared because a
+  // batch may outlive the tracer that sent it
+  std::shared_ptr<std::atomic<size_t>> in_flight;
+  std::shared_ptr<BufferPool> pool;
+};
 struct ring_buffer;
 
 class Tracer : public Napi::ObjectWrap<Tracer> {
@@ -33,7 +53,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void Shutdown();
   void ReadKernelCounters();
   void PollLoop();
-  void Flush(bool force);
+  void Flush(bool blocking);
+  void Seal();
   static int OnRecord(void* ctx, void* data, size_t size);
 
   struct CloseWaiter {
@@ -50,9 +71,14 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   bool tsfn_live_ = false;
   std::vector<std::string> attached_;
 
-  // Records gathered in the ring buffer callback, handed over after each poll.
+  // Records gathered in the ring buffer callback, sealed into batches of at
+  // most kMaxBatchRecords, handed over after each poll.
   std::vector<uint8_t> pending_;
   size_t pending_records_ = 0;
+  std::deque<Batch*> ready_;
+  size_t ready_bytes_ = 0;
+  std::shared_ptr<std::atomic<size_t>> in_flight_ = std::make_shared<std::atomic<size_t>>(0);
+  std::shared_ptr<BufferPool> pool_ = std::make_shared<BufferPool>();
   int poll_timeout_ms_ = 10;
   size_t max_pending_bytes_ = 16u << 20;
 
