@@ -1,6 +1,6 @@
 /** Option parsers shared by the commands: bad values are usage errors (exit 2). */
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseFilterOptions, resolveCgroupId, type EventFilter } from '../filter.js';
+import { parseFilterOptions, type EventFilter } from '../filter.js';
 import type { TraceOptions } from '../trace.js';
 
 export function positiveInt(name: string) {
@@ -56,17 +56,17 @@ export interface FilterOptions {
 
 /** Commander's filter options -> the user-space filter and the kernel's share of it. */
 export function filtersFrom(opts: FilterOptions): Pick<TraceOptions, 'filter' | 'kernelFilter'> {
-  const filter: EventFilter = parseFilterOptions({ ...opts });
-  const cgroup = opts.cgroup !== undefined ? resolveCgroupId(opts.cgroup) : undefined;
+  const filter: EventFilter = parseFilterOptions({ ...opts }); // resolves --cgroup paths too
   // A filter of exactly one value can be done in the kernel, so filtered resets cost nothing.
   const single = (list: number[] | undefined): number | undefined => (list && list.length === 1 ? list[0] : undefined);
+  const cgroup = single(filter.cgroups);
   return {
     filter,
     kernelFilter: {
       filterTgid: single(filter.pids),
       filterPort: single(filter.ports),
       filterNetns: single(filter.netns),
-      filterCgroup: cgroup !== undefined ? BigInt(cgroup) : undefined,
+      filterCgroup: cgroup === undefined ? undefined : BigInt(cgroup),
     },
   };
 }

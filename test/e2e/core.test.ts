@@ -4,6 +4,9 @@
  * tracer sees every reset on the host.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawnPeer } from '../helpers/peer.js';
 import { cleanup } from '../helpers/netns.js';
@@ -152,6 +155,87 @@ describe('rstrace trace lifecycle', () => {
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/--count/);
+  });
+});
+
+describe('filters', () => {
+  it('--pid keeps only that owner\'s resets (in the kernel) and reports what it filtered', async () => {
+    const server = spawnPeer(['tcp4', 'bind=127.0.0.1:0', 'listen=8', 'port', 'accept', 'accept', 'wait', 'close']);
+    const port = Number(await server.waitLine('port'));
+    const a = spawnPeer(['tcp4', `connect=127.0.0.1:${port}`, 'pid', 'wait', 'linger0', 'close']);
+    const b = spawnPeer(['tcp4', `connect=127.0.0.1:${port}`, 'pid', 'wait', 'linger0', 'close']);
+    const pidA = Number(await a.waitLine('pid'));
+    const pidB = Number(await b.waitLine('pid'));
+    const t = await startTracer(['--pid', String(pidA)]);
+    await a.waitLine('waiting');
+    await b.waitLine('waiting');
+    a.send('go');
+    b.send('go');
+    await Promise.all([a.exited, b.exited]);
+    await t.waitFor((e) => e.kind === 'sent' && e.pid === pidA && e.rport === port);
+    await new Promise((r) => setTimeout(r, 300));
+    server.send('go');
+    await t.stop();
+    const ours = t.events.filter((e) => e.lport === port || e.rport === port);
+    expect(ours.length).toBeGreaterThan(0);
+    expect(ours.every((e) => e.pid === pidA)).toBe(true);
+    expect(ours.some((e) => e.pid === pidB)).toBe(false);
+    const filtered = Number(/(\d+) filtered/.exec(t.stderr())![1]);
+    expect(filtered).toBeGreaterThan(0);
+  });
+
+  it('--code and --kind filter in user space', async () => {
+    const port = await closedPort('tcp4');
+    const t = await startTracer(['--port', String(port), '--code', 'syn-unknown-port', '--kind', 'sent']);
+    const c = spawnPeer(['tcp4', `connect=127.0.0.1:${port}`]);
+    await c.exited;
+    await t.waitFor((e) => e.lport === port);
+    await new Promise((r) => setTimeout(r, 200));
+    await t.stop();
+    expect(t.events.filter((e) => e.lport === port || e.rport === port).map((e) => [e.kind, e.code])).toEqual([['sent', 11]]);
+    expect(t.stderr()).toMatch(/[1-9]\d* filtered/);
+  });
+});
+
+describe('trace file written live', () => {
+  it('export prints exactly, line for line, what --json printed live for the same events', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rstrace-live-'));
+    try {
+      const file = join(dir, 'live.rstrace');
+      const port = await closedPort('tcp4');
+      const t = await startTracer(['--port', String(port), '-o', file]);
+      for (let i = 0; i < 3; i++) await spawnPeer(['tcp4', `connect=127.0.0.1:${port}`]).exited;
+      await t.waitFor((e) => e.kind === 'received' && e.rport === port && t.events.length >= 6);
+      expect(await t.stop()).toBe(0);
+      const exported = spawnSync(RSTRACE, ['export', file], { encoding: 'utf8' });
+      expect(exported.status).toBe(0);
+      expect(exported.stdout).toBe(t.stdout());
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('after kill -9 the file still yields every event flushed before the kill', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rstrace-kill-'));
+    try {
+      const file = join(dir, 'killed.rstrace');
+      const port = await closedPort('tcp4');
+      const t = await startTracer(['--port', String(port), '-o', file]);
+      for (let i = 0; i < 2; i++) await spawnPeer(['tcp4', `connect=127.0.0.1:${port}`]).exited;
+      await t.waitFor((e) => t.events.filter((x) => x.lport === port || x.rport === port).length >= 4);
+      await new Promise((r) => setTimeout(r, 1500)); // the file is flushed at least once a second
+      t.child.kill('SIGKILL');
+      await t.exited;
+      const exported = spawnSync(RSTRACE, ['export', file], { encoding: 'utf8' });
+      expect(exported.status).toBe(0);
+      expect(exported.stdout).toBe(t.stdout());
+      const report = spawnSync(RSTRACE, ['report', file, '--json'], { encoding: 'utf8' });
+      expect(report.status).toBe(0);
+      expect(JSON.parse(report.stdout).total).toBe(4);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
