@@ -21,7 +21,6 @@ enum rst_hook {
 	RST_HOOK_SEND_RESET = 1,
 	RST_HOOK_RECEIVE_RESET = 2,
 	RST_HOOK_SET_STATE = 3,
-	RST_HOOK_DESTROY = 4,
 };
 
 /* Facts the classifier needs that are cheaper to test in the kernel. */

@@ -47,7 +47,6 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   hooks.Set("RST_HOOK_SEND_RESET", Napi::Number::New(env, RST_HOOK_SEND_RESET));
   hooks.Set("RST_HOOK_RECEIVE_RESET", Napi::Number::New(env, RST_HOOK_RECEIVE_RESET));
   hooks.Set("RST_HOOK_SET_STATE", Napi::Number::New(env, RST_HOOK_SET_STATE));
-  hooks.Set("RST_HOOK_DESTROY", Napi::Number::New(env, RST_HOOK_DESTROY));
   o.Set("hooks", hooks);
   return o;
 }

@@ -20,7 +20,7 @@ export const FLAG = {
 } as const;
 
 export const KIND = { SENT: 1, RECEIVED: 2, ABORT: 3 } as const;
-export const HOOK = { SEND_RESET: 1, RECEIVE_RESET: 2, SET_STATE: 3, DESTROY: 4 } as const;
+export const HOOK = { SEND_RESET: 1, RECEIVE_RESET: 2, SET_STATE: 3 } as const;
 export const REASON_NONE = 0xffffffff;
 export const AF_INET = 2;
 export const AF_INET6 = 10;

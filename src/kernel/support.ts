@@ -16,6 +16,3 @@ export function optionalProgramsMissing(): string[] {
   return Object.entries(OPTIONAL_PROGRAMS).filter(([, type]) => !a.btfHasType(type)).map(([prog]) => prog);
 }
 
-export function kernelHasResetReason(): boolean {
-  return (addon().btfEnum('sk_rst_reason') ?? []).length > 0;
-}

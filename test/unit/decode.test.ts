@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { addon } from '../../src/kernel/addon.js';
-import { AF_INET, AF_INET6, FLAG, KIND, OFFSETS, RECORD_SIZE, decodeBatch, formatIpv6 } from '../../src/decode.js';
+import { AF_INET, AF_INET6, FLAG, HOOK, KIND, OFFSETS, RECORD_SIZE, decodeBatch, formatIpv6 } from '../../src/decode.js';
 
 const layout = addon().layout();
 
@@ -34,6 +34,7 @@ describe('decoder against the shared header', () => {
     expect(layout.kinds.RST_KIND_RECEIVED).toBe(KIND.RECEIVED);
     expect(layout.kinds.RST_KIND_ABORT).toBe(KIND.ABORT);
     expect(layout.reasonNone).toBe(0xffffffff);
+    expect(Object.fromEntries(Object.entries(HOOK).map(([k, v]) => [`RST_HOOK_${k}`, v]))).toEqual(layout.hooks);
   });
 
   it('decodes an IPv4 record field by field', () => {
