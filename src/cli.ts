@@ -38,4 +38,11 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
+// `trace` is the default command: without this, a mistyped command would start a trace.
+const first = process.argv[2];
+if (first !== undefined && first !== 'help' && !first.startsWith('-') && !program.commands.some((c) => c.name() === first || c.aliases().includes(first))) {
+  process.stderr.write(`rstrace: unknown command '${first}': see 'rstrace --help' for the commands\n`);
+  process.exit(2);
+}
+
 program.parseAsync(process.argv).catch(fail);

@@ -22,6 +22,8 @@ function recordable(opts: Opts): Record<string, string | number | boolean> {
 export function registerTraceCommand(program: Command): void {
   const cmd = program
     .command('trace', { isDefault: true })
+    // an unknown command must not start a trace as if it were an argument
+    .allowExcessArguments(false)
     .description('trace TCP resets live: who (process, peer), why (reset code, kernel reason), as they happen')
     .option('--json', 'print one JSON object per event (the JSON event contract) instead of the table')
     .option('-o, --output <file>', 'also record a trace file (msgpack) for `report` and `export` later')

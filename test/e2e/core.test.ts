@@ -239,3 +239,17 @@ describe('trace file written live', () => {
   });
 });
 
+
+describe('command line', () => {
+  it('an unknown command is a usage error, not a trace', () => {
+    const r = spawnSync(RSTRACE, ['bogus'], { encoding: 'utf8', timeout: 10_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe("rstrace: unknown command 'bogus': see 'rstrace --help' for the commands");
+  });
+
+  it('help names every command', () => {
+    const r = spawnSync(RSTRACE, ['--help'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    for (const c of ['trace', 'report', 'export', 'codes', 'doctor', 'metrics']) expect(r.stdout).toContain(c);
+  });
+});
