@@ -438,26 +438,31 @@ static __always_inline void current_owner(struct owner *o)
 	bpf_get_current_comm(o->comm, sizeof(o->comm));
 }
 
-static __always_inline void remember_owner(struct sock *sk)
+/* The socket's owner is now the current task; returns the stored owner (NULL
+ * only if the storage could not be allocated). */
+static __always_inline struct owner *remember_owner(struct sock *sk)
 {
 	struct owner *o = bpf_sk_storage_get(&owner_by_sock, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 
-	if (!o || o->tid == (__u32)bpf_get_current_pid_tgid())
-		return;
-	current_owner(o);
+	if (o && o->tid != (__u32)bpf_get_current_pid_tgid())
+		current_owner(o);
+	return o;
 }
 
 /* An application closes: keep its owner for the TIME_WAIT stand-in. */
-static __always_inline void remember_closer(struct sock *sk)
+static __always_inline void remember_closer(struct sock *sk, const struct owner *owner)
 {
 	__u64 cookie = bpf_get_socket_cookie(sk);
 	struct owner o = {};
 
-	current_owner(&o);
+	if (owner)
+		o = *owner;
+	else
+		current_owner(&o);
 	bpf_map_update_elem(&owner_by_cookie, &cookie, &o, BPF_ANY);
 }
 
-static __always_inline void remember_listener(struct sock *sk)
+static __always_inline void remember_listener(struct sock *sk, const struct owner *owner)
 {
 	struct listener_key lk = {
 		.netns = sk->__sk_common.skc_net.net->ns.inum,
@@ -465,7 +470,10 @@ static __always_inline void remember_listener(struct sock *sk)
 	};
 	struct owner o = {};
 
-	current_owner(&o);
+	if (owner)
+		o = *owner;
+	else
+		current_owner(&o);
 	bpf_map_update_elem(&owner_by_listener, &lk, &o, BPF_ANY);
 }
 
@@ -546,11 +554,13 @@ int handle_set_state(__u64 *ctx)
 	if (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN || newstate == TCP_FIN_WAIT1 ||
 	    newstate == TCP_LAST_ACK) {
 		if (in_task(sk)) {
-			remember_owner(sk);
+			/* one read of the task's identity serves every map */
+			struct owner *o = remember_owner(sk);
+
 			if (newstate == TCP_LISTEN)
-				remember_listener(sk);
+				remember_listener(sk, o);
 			else if (newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK)
-				remember_closer(sk);
+				remember_closer(sk, o);
 		}
 		return 0;
 	}

@@ -53,7 +53,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void Shutdown();
   void ReadKernelCounters();
   void PollLoop();
-  void Flush(bool blocking);
+  void Flush(bool all);
   void Seal();
   static int OnRecord(void* ctx, void* data, size_t size);
 
