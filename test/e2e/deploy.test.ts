@@ -1,0 +1,207 @@
+/**
+ * The deployment files in deploy/ are checked as what they claim to be: the
+ * systemd unit passes `systemd-analyze verify`, and its ExecStart runs, as a
+ * user that is not root with exactly the unit's ambient capabilities, and
+ * counts a real reset; the DaemonSet manifest parses and carries the host
+ * access, capabilities, mounts, port and limits that rstrace needs, and its
+ * arguments start a working `rstrace metrics`.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+const UNIT = join(ROOT, 'deploy/rstrace.service');
+const DAEMONSET = join(ROOT, 'deploy/rstrace-daemonset.yaml');
+const CAPS = ['CAP_BPF', 'CAP_PERFMON', 'CAP_NET_ADMIN', 'CAP_SYS_PTRACE', 'CAP_DAC_READ_SEARCH'];
+const NOBODY = 65534;
+
+const tmp = mkdtempSync(join(tmpdir(), 'rstrace-deploy-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** `Key=value` lines of a unit's [Service] section, in order (keys may repeat). */
+function serviceSection(text: string): [string, string][] {
+  const out: [string, string][] = [];
+  let section = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const head = /^\[(.+)\]$/.exec(line);
+    if (head) { section = head[1]; continue; }
+    const eq = line.indexOf('=');
+    if (section === 'Service' && eq > 0) out.push([line.slice(0, eq), line.slice(eq + 1)]);
+  }
+  return out;
+}
+
+function value(entries: [string, string][], key: string): string | undefined {
+  return entries.filter(([k]) => k === key).pop()?.[1];
+}
+
+/** A port free on 127.0.0.1 right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function refusedConnect(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host: '127.0.0.1', port });
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error('connect neither failed nor succeeded in 5 s')); }, 5000);
+    sock.once('connect', () => { clearTimeout(timer); sock.destroy(); reject(new Error(`something listens on 127.0.0.1:${port}`)); });
+    sock.once('error', () => { clearTimeout(timer); resolve(); });
+  });
+}
+
+/**
+ * Runs `argv` (an rstrace metrics command line) until it serves, provokes
+ * `connects` refused connects to a closed port of this test's own, and
+ * returns the sent resets it counted for code 11 and its exit code.
+ */
+async function metricsCountResets(argv: string[], connects: number): Promise<{ counted: number; exit: number | null; output: string }> {
+  const port = await freePort();
+  const child = spawn(argv[0], [...argv.slice(1), '--port', String(port), '--duration', '8'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => { output += c; });
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => { output += c; });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  try {
+    let url = '';
+    for (let i = 0; i < 40 && !url; i++) {
+      const m = /serving metrics on (http:\/\/\S+\/metrics)/.exec(output);
+      if (m && output.includes('attached')) url = m[1];
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!url) throw new Error(`rstrace did not start serving: ${output}`);
+    for (let i = 0; i < connects; i++) await refusedConnect(port);
+    let counted = 0;
+    for (let i = 0; i < 40 && counted < connects; i++) {
+      const body = await (await fetch(url, { signal: AbortSignal.timeout(3000) })).text();
+      counted = 0;
+      for (const line of body.split('\n')) {
+        if (line.startsWith('rstrace_resets_total{') && line.includes('kind="sent"') && line.includes('code="11"')) {
+          counted += Number(line.slice(line.lastIndexOf(' ') + 1));
+        }
+      }
+      if (counted < connects) await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill('SIGTERM');
+    return { counted, exit: await exited, output };
+  } finally {
+    clearTimeout(killer);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+describe('systemd unit deploy/rstrace.service', () => {
+  const text = readFileSync(UNIT, 'utf8');
+  const service = serviceSection(text);
+
+  it('passes systemd-analyze verify with its ExecStart pointing at this checkout', () => {
+    const copy = join(tmp, 'rstrace.service');
+    writeFileSync(copy, text.replaceAll('/opt/rstrace', ROOT));
+    const r = spawnSync('systemd-analyze', ['verify', copy], { encoding: 'utf8' });
+    expect(r.error).toBeUndefined();
+    expect(r.stderr.trim()).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('runs the agent without root, with exactly the capabilities rstrace needs, restarting on failure', () => {
+    expect(value(service, 'DynamicUser')).toBe('yes');
+    expect(value(service, 'User')).toBeUndefined();
+    expect(value(service, 'AmbientCapabilities')?.split(/\s+/).sort()).toEqual([...CAPS].sort());
+    expect(value(service, 'CapabilityBoundingSet')?.split(/\s+/).sort()).toEqual([...CAPS].sort());
+    expect(value(service, 'NoNewPrivileges')).toBe('yes');
+    expect(value(service, 'Restart')).toBe('on-failure');
+    expect(value(service, 'RestartPreventExitStatus')).toBe('2');
+    expect(value(service, 'StateDirectory')).toBe('rstrace');
+    expect(value(service, 'ExecStart')).toMatch(/^\/opt\/rstrace\/bin\/rstrace metrics /);
+  });
+
+  it("its ExecStart, run as nobody with only the unit's ambient capabilities, counts real resets", async () => {
+    const exec = value(service, 'ExecStart')!.replaceAll('/opt/rstrace', ROOT).split(/\s+/);
+    // the unit's loopback address, on a port of the kernel's choosing so that tests never collide
+    const listen = exec.indexOf('--listen');
+    expect(listen).toBeGreaterThan(0);
+    exec[listen + 1] = '127.0.0.1:0';
+    const caps = CAPS.map((c) => `+${c.slice(4).toLowerCase()}`).join(',');
+    const argv = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups',
+      `--inh-caps=-all,${caps}`, `--ambient-caps=${caps}`, `--bounding-set=-all,${caps}`, ...exec];
+    const r = await metricsCountResets(argv, 3);
+    expect(r.output).not.toMatch(/permission denied|operation not permitted/i);
+    expect(r.counted).toBe(3);
+    expect(r.exit).toBe(0);
+  });
+});
+
+describe('Kubernetes DaemonSet deploy/rstrace-daemonset.yaml', () => {
+  interface Container {
+    args: string[];
+    env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+    ports: { containerPort: number; hostPort?: number }[];
+    securityContext: { capabilities: { add: string[]; drop: string[] }; runAsUser?: number };
+    resources: { requests: Record<string, string>; limits: Record<string, string> };
+    volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+  }
+  interface Manifest {
+    kind: string;
+    spec: { template: { spec: { hostPID: boolean; hostNetwork: boolean; containers: Container[]; volumes: { name: string; hostPath: { path: string } }[] } } };
+  }
+  const doc = parse(readFileSync(DAEMONSET, 'utf8')) as Manifest;
+  const pod = doc.spec.template.spec;
+  const c = pod.containers[0];
+
+  it('is a DaemonSet with the host PID and network namespaces', () => {
+    expect(doc.kind).toBe('DaemonSet');
+    expect(pod.hostPID).toBe(true);
+    expect(pod.hostNetwork).toBe(true);
+    expect(pod.containers).toHaveLength(1);
+  });
+
+  it('adds exactly the capabilities rstrace needs and drops the rest', () => {
+    expect(c.securityContext.capabilities.drop).toEqual(['ALL']);
+    expect([...c.securityContext.capabilities.add].sort()).toEqual(CAPS.map((x) => x.slice(4)).sort());
+  });
+
+  it('mounts BTF and the cgroup tree read-only, and serves the metrics port', () => {
+    const mount = (path: string) => c.volumeMounts.find((m) => m.mountPath === path);
+    for (const path of ['/sys/kernel/btf', '/sys/fs/cgroup']) {
+      const m = mount(path);
+      expect(m?.readOnly, path).toBe(true);
+      expect(pod.volumes.find((v) => v.name === m!.name)?.hostPath.path).toBe(path);
+    }
+    expect(c.ports.map((p) => p.containerPort)).toEqual([9477]);
+    expect(c.args.join(' ')).toContain('--listen $(NODE_IP):9477');
+    expect(c.env.find((e) => e.name === 'NODE_IP')?.valueFrom?.fieldRef?.fieldPath).toBe('status.hostIP');
+  });
+
+  it('has memory limits above the 120 MB storm target', () => {
+    const mib = (q: string): number => {
+      const m = /^(\d+)(Mi|Gi)$/.exec(q);
+      if (!m) throw new Error(`unexpected quantity ${q}`);
+      return Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1);
+    };
+    expect(mib(c.resources.limits.memory)).toBeGreaterThanOrEqual(128);
+    expect(mib(c.resources.requests.memory)).toBeLessThanOrEqual(mib(c.resources.limits.memory));
+    expect(c.resources.limits.cpu).toBeDefined();
+  });
+
+  it('its arguments start a working rstrace metrics (NODE_IP = 127.0.0.1, port of the kernel\'s choosing)', async () => {
+    const args = c.args.map((a) => (a === '$(NODE_IP):9477' ? '127.0.0.1:0' : a));
+    const r = await metricsCountResets([join(ROOT, 'bin/rstrace'), ...args], 2);
+    expect(r.counted).toBe(2);
+    expect(r.exit).toBe(0);
+  });
+});
