@@ -9,7 +9,7 @@ import { PhantomResetFilter, maybePhantom } from './coalesce.js';
 import { AF_INET6, FLAG, KIND, RECORD_SIZE, decodeInto, emptyRecord, type RawRecord } from './decode.js';
 import { attribute } from './enrich/attribution.js';
 import type { WallClock } from './enrich/clock.js';
-import type { ProcIndex } from './enrich/proc.js';
+import type { OwnerLookup } from './enrich/proc.js';
 import type { Kind, ResetEvent } from './event.js';
 import { TCP_STATE, tcpStateName, type ReasonNames } from './kernel/names.js';
 
@@ -27,7 +27,8 @@ function dataBytes(seqSpan: number, controlCounted: boolean): number {
 
 export interface PipelineDeps {
   clock: WallClock;
-  proc: ProcIndex;
+  /** sockets older than the trace: inode -> owner */
+  proc: OwnerLookup;
   reasons: ReasonNames;
   /** user-space filter; events it rejects are counted as filtered */
   keep?: (e: ResetEvent) => boolean;

@@ -9,7 +9,7 @@
 import { FLAG, type RawRecord } from '../decode.js';
 import type { Attribution } from '../event.js';
 import { isForeignAbort, isListenerCloseChild } from '../kernel/facts.js';
-import type { ProcIndex } from './proc.js';
+import type { OwnerLookup } from './proc.js';
 
 export interface Owner {
   attribution: Attribution;
@@ -26,7 +26,7 @@ const NOBODY: Owner = {
   attribution: 'none', pid: null, tid: null, comm: null, cgroupId: null, actorPid: null, actorComm: null,
 };
 
-export function attribute(r: RawRecord, reason: string | null, proc: ProcIndex): Owner {
+export function attribute(r: RawRecord, reason: string | null, proc: OwnerLookup): Owner {
   if (!(r.flags & FLAG.HAS_SK)) return NOBODY;
   const cgroupId = r.cgroupId || null;
   if (isForeignAbort(r, reason)) {

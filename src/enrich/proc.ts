@@ -11,9 +11,17 @@ export interface ProcOwner {
   comm: string | null;
 }
 
+/**
+ * Socket inode -> owning process. The live trace scans /proc; a reader that
+ * replays a trace file brings its own (e.g. the owners recorded in the file).
+ */
+export interface OwnerLookup {
+  ownerOf(ino: number): ProcOwner | null;
+}
+
 const SOCKET_LINK = /^socket:\[(\d+)\]$/;
 
-export class ProcIndex {
+export class ProcIndex implements OwnerLookup {
   private byInode = new Map<number, number>();
   private lastScan = 0;
   private readonly comms = new Map<number, string | null>();
