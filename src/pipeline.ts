@@ -1,29 +1,28 @@
 /**
- * Raw records -> ResetEvents: reason name, attribution (enricher), code
- * (classifier), wall-clock time, and the user-space half of filtering. One
- * direction only: nothing here reaches back into the kernel side.
+ * Raw records -> what the sinks need, one direction only: decoder (decode.ts)
+ * -> enricher (kernel reason name, socket facts, attribution from the
+ * classifier's actor) -> classifier (classify.ts) -> phantom-reset filter and
+ * the user-space filter -> sinks. This module wires the steps; each step is
+ * its own module.
+ *
+ * Per record the hot paths reuse one decoded record, one verdict, one owner
+ * and one event object: eachEvent() hands the sinks an event that is valid
+ * only during the call, and countBatch() builds no event and no string at all
+ * when counting is all a sink does (metrics).
  */
-import { codeInfo } from './codes.js';
-import { classify } from './classify.js';
-import { PhantomResetFilter, maybePhantom } from './coalesce.js';
+import { classifyInto, emptyVerdict, type Verdict } from './classify.js';
 import { AF_INET6, FLAG, KIND, RECORD_SIZE, decodeInto, emptyRecord, type RawRecord } from './decode.js';
-import { attribute } from './enrich/attribution.js';
+import { attributeInto, emptyOwner } from './enrich/attribution.js';
 import type { WallClock } from './enrich/clock.js';
 import type { OwnerLookup } from './enrich/proc.js';
+import { stateBeforeReset, unreadBytes, unsentBytes } from './enrich/socket.js';
+import { codeInfo } from './codes.js';
 import type { Kind, ResetEvent } from './event.js';
-import { TCP_STATE, tcpStateName, type ReasonNames } from './kernel/names.js';
+import { TCP_STATE, reasonName, tcpStateName, type ReasonNames } from './kernel/names.js';
+import { PhantomResetFilter } from './phantom-reset-filter.js';
 
 const KINDS: Record<number, Kind> = { [KIND.SENT]: 'sent', [KIND.RECEIVED]: 'received', [KIND.ABORT]: 'abort' };
-
-// SYN and FIN take a sequence number each: they are not bytes of data.
-const FIN_RECEIVED: ReadonlySet<number> = new Set([TCP_STATE.CLOSE_WAIT, TCP_STATE.LAST_ACK, TCP_STATE.CLOSING]);
-const SYN_OR_FIN_UNACKED: ReadonlySet<number> = new Set([
-  TCP_STATE.SYN_SENT, TCP_STATE.SYN_RECV, TCP_STATE.FIN_WAIT1, TCP_STATE.CLOSING, TCP_STATE.LAST_ACK,
-]);
-
-function dataBytes(seqSpan: number, controlCounted: boolean): number {
-  return controlCounted && seqSpan > 0 ? seqSpan - 1 : seqSpan;
-}
+const KIND_OF: Record<Kind, number> = { sent: KIND.SENT, received: KIND.RECEIVED, abort: KIND.ABORT };
 
 export interface PipelineDeps {
   clock: WallClock;
@@ -34,90 +33,169 @@ export interface PipelineDeps {
   keep?: (e: ResetEvent) => boolean;
 }
 
+/** A sink that only counts resets, by small integers: the record's KIND, the code, the owner's name. */
+export interface ResetCounter {
+  count(kind: number, code: number, comm: string | null): void;
+}
+
+export function emptyEvent(): ResetEvent {
+  return {
+    time: '', kind: 'sent', code: 0, codeKey: '', reason: null, family: 'ipv4', laddr: '', lport: 0, raddr: '',
+    rport: 0, state: null, pid: null, tid: null, comm: null, attribution: 'none', cgroupId: null, netns: null,
+    unread: null, unsent: null, cookie: null, actorPid: null, actorComm: null, probes: null, explanation: '',
+  };
+}
+
 export class Pipeline {
   filtered = 0;
   private readonly phantoms = new PhantomResetFilter();
-  /** decoded into, record after record: no allocation per record */
+  /** decoded into, record after record */
   private readonly scratch = emptyRecord();
+  private readonly verdict: Verdict = emptyVerdict();
+  private readonly owner = emptyOwner();
+  private readonly event = emptyEvent();
+  private reason: string | null = null;
 
   constructor(private readonly deps: PipelineDeps) {}
 
-  reasonOf(r: RawRecord): string | null {
-    if (!(r.flags & FLAG.HAS_REASON)) return null;
-    return this.deps.reasons.get(r.reason) ?? `UNKNOWN_${r.reason}`;
-  }
-
-  toEvent(r: RawRecord): ResetEvent {
-    const reason = this.reasonOf(r);
-    const owner = attribute(r, reason, this.deps.proc);
-    const cls = classify(r, reason);
-    const hasSk = (r.flags & FLAG.HAS_SK) !== 0;
-    const full = (r.flags & FLAG.FULLSOCK) !== 0;
-    // The state when the reset was decided, not the CLOSE set just before it.
-    const state = r.state === TCP_STATE.CLOSE && r.flags & FLAG.PREV_STATE ? r.prevState : r.state;
-    return {
-      time: this.deps.clock.iso(r.bootSec, r.bootNsec),
-      kind: KINDS[r.kind] ?? 'sent',
-      code: cls.code,
-      codeKey: codeInfo(cls.code)?.key ?? 'unknown',
-      reason,
-      family: r.family === AF_INET6 ? 'ipv6' : 'ipv4',
-      laddr: r.laddr,
-      lport: r.lport,
-      raddr: r.raddr,
-      rport: r.rport,
-      state: hasSk ? tcpStateName(state) : null,
-      pid: owner.pid,
-      tid: owner.tid,
-      comm: owner.comm,
-      attribution: owner.attribution,
-      cgroupId: owner.cgroupId,
-      netns: r.netns || null,
-      unread: full ? dataBytes(r.unread, FIN_RECEIVED.has(state)) : null,
-      unsent: full ? dataBytes(r.unsent, SYN_OR_FIN_UNACKED.has(state)) : null,
-      cookie: r.cookie || null,
-      actorPid: owner.actorPid,
-      actorComm: owner.actorComm,
-      probes: cls.code === 17 ? r.probes : null,
-      explanation: cls.explanation,
-    };
-  }
-
-  /** One batch as the addon hands it over: `records` back-to-back kernel records. */
-  processBatch(batch: Uint8Array, records: number): ResetEvent[] {
-    const n = Math.min(records, Math.floor(batch.byteLength / RECORD_SIZE));
+  /**
+   * One batch as the addon hands it over (`records` back-to-back kernel
+   * records): calls `visit` with each event that passes the filters and
+   * returns how many did. The event object is reused: a sink that keeps it
+   * past the call copies it.
+   */
+  eachEvent(batch: Uint8Array, records: number, visit: (e: ResetEvent) => void): number {
     const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-    const events = new Array<ResetEvent>(n);
-    for (let i = 0; i < n; i++) events[i] = this.tag(decodeInto(this.scratch, batch, dv, i * RECORD_SIZE), i);
-    return this.keep(this.phantoms.settle(events));
+    return this.run(batchSize(batch, records), (i) => decodeInto(this.scratch, batch, dv, i * RECORD_SIZE), visit);
+  }
+
+  /**
+   * One batch, counted: what eachEvent() would pass on, as (kind, code, comm)
+   * per event, without building events. Returns how many were counted.
+   */
+  countBatch(batch: Uint8Array, records: number, counter: ResetCounter): number {
+    const countEvent = (e: ResetEvent): void => counter.count(KIND_OF[e.kind], e.code, e.comm);
+    // The user-space filter judges whole events.
+    if (this.deps.keep) return this.eachEvent(batch, records, countEvent);
+    const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+    const n = batchSize(batch, records);
+    const at = (i: number): RawRecord => decodeInto(this.scratch, batch, dv, i * RECORD_SIZE);
+    let counted = this.releaseHeld(n, at, countEvent);
+    for (let i = 0; i < n; i++) {
+      const r = at(i);
+      const v = this.judge(r);
+      if (this.phantoms.isCandidate(r)) {
+        this.phantoms.hold(this.fill(emptyEvent(), r, v));
+        continue;
+      }
+      this.phantoms.observe(r, v.phrase.code);
+      counter.count(r.kind, v.phrase.code, attributeInto(this.owner, r, v.actor, this.deps.proc).comm);
+      counted++;
+    }
+    this.phantoms.endBatch();
+    return counted;
+  }
+
+  /** One batch as an array of events of their own (tools, tests, sinks that keep events). */
+  processBatch(batch: Uint8Array, records: number): ResetEvent[] {
+    const out: ResetEvent[] = [];
+    this.eachEvent(batch, records, (e) => out.push({ ...e }));
+    return out;
   }
 
   /** Already decoded records (tests, tools). */
   process(raws: RawRecord[]): ResetEvent[] {
-    return this.keep(this.phantoms.settle(raws.map((r, i) => this.tag(r, i))));
+    const out: ResetEvent[] = [];
+    this.run(raws.length, (i) => raws[i], (e) => out.push({ ...e }));
+    return out;
   }
 
   /** At the end of a trace: events held back for one batch. */
   flush(): ResetEvent[] {
-    return this.keep(this.phantoms.flush());
+    return this.phantoms.flush().filter((e) => this.passes(e));
   }
 
-  private tag(r: RawRecord, index: number): ResetEvent {
-    const e = this.toEvent(r);
-    if (maybePhantom(r)) this.phantoms.candidate(index);
-    // Code 1 on a socket in CLOSE can only be TCP_ABORT_ON_DATA (TIME_WAIT has its own state).
-    else if (e.code === 1 && r.kind === KIND.SENT && r.state === TCP_STATE.CLOSE && r.cookie) this.phantoms.abortedOnData(r.cookie);
+  private run(n: number, at: (i: number) => RawRecord, visit: (e: ResetEvent) => void): number {
+    const emit = (e: ResetEvent): void => {
+      if (this.passes(e)) { visit(e); passed++; }
+    };
+    let passed = 0;
+    this.releaseHeld(n, at, emit);
+    for (let i = 0; i < n; i++) {
+      const r = at(i);
+      const v = this.judge(r);
+      if (this.phantoms.isCandidate(r)) {
+        this.phantoms.hold(this.fill(emptyEvent(), r, v));
+        continue;
+      }
+      this.phantoms.observe(r, v.phrase.code);
+      emit(this.fill(this.event, r, v));
+    }
+    this.phantoms.endBatch();
+    return passed;
+  }
+
+  /**
+   * Events held from the previous batch go first, in order, once this batch
+   * has shown whether their sent halves came: a look at the batch's sockets in
+   * CLOSE, only while something is held (rare).
+   */
+  private releaseHeld(n: number, at: (i: number) => RawRecord, emit: (e: ResetEvent) => void): number {
+    if (!this.phantoms.holding) return 0;
+    for (let i = 0; i < n; i++) {
+      const r = at(i);
+      if (r.kind === KIND.SENT && r.state === TCP_STATE.CLOSE && r.cookie) this.phantoms.observe(r, this.judge(r).phrase.code);
+    }
+    const real = this.phantoms.release();
+    for (const e of real) emit(e);
+    return real.length;
+  }
+
+  private judge(r: RawRecord): Verdict {
+    this.reason = reasonName(this.deps.reasons, r);
+    return classifyInto(this.verdict, r, this.reason);
+  }
+
+  private passes(e: ResetEvent): boolean {
+    const keep = this.deps.keep;
+    if (!keep || keep(e)) return true;
+    this.filtered++;
+    return false;
+  }
+
+  /** The event for `r` (just judged), written into `e`. */
+  private fill(e: ResetEvent, r: RawRecord, v: Verdict): ResetEvent {
+    const owner = attributeInto(this.owner, r, v.actor, this.deps.proc);
+    const code = v.phrase.code;
+    const state = stateBeforeReset(r);
+    e.time = this.deps.clock.iso(r.bootSec, r.bootNsec);
+    e.kind = KINDS[r.kind] ?? 'sent';
+    e.code = code;
+    e.codeKey = codeInfo(code)?.key ?? 'unknown';
+    e.reason = this.reason;
+    e.family = r.family === AF_INET6 ? 'ipv6' : 'ipv4';
+    e.laddr = r.laddr;
+    e.lport = r.lport;
+    e.raddr = r.raddr;
+    e.rport = r.rport;
+    e.state = r.flags & FLAG.HAS_SK ? tcpStateName(state) : null;
+    e.pid = owner.pid;
+    e.tid = owner.tid;
+    e.comm = owner.comm;
+    e.attribution = owner.attribution;
+    e.cgroupId = owner.cgroupId;
+    e.netns = r.netns || null;
+    e.unread = unreadBytes(r, state);
+    e.unsent = unsentBytes(r, state);
+    e.cookie = r.cookie || null;
+    e.actorPid = owner.actorPid;
+    e.actorComm = owner.actorComm;
+    e.probes = code === 17 ? r.probes : null;
+    e.explanation = v.phrase.text(r);
     return e;
   }
+}
 
-  private keep(events: ResetEvent[]): ResetEvent[] {
-    const keep = this.deps.keep;
-    if (!keep) return events;
-    const out: ResetEvent[] = [];
-    for (const e of events) {
-      if (keep(e)) out.push(e);
-      else this.filtered++;
-    }
-    return out;
-  }
+function batchSize(batch: Uint8Array, records: number): number {
+  return Math.min(records, Math.floor(batch.byteLength / RECORD_SIZE));
 }

@@ -4,11 +4,12 @@
  * softirq run in whatever task they interrupted; `ss -K` runs as ss), so the
  * kernel side says whether the context task held the socket lock (it is the
  * actor on this socket) and what owner it remembered for the socket cookie.
- * Sockets older than the trace are found through /proc.
+ * The classifier has already said who acted (actor.ts); sockets older than
+ * the trace are found through an OwnerLookup (/proc when live).
  */
+import { ACTOR, type Actor } from '../actor.js';
 import { FLAG, type RawRecord } from '../decode.js';
 import type { Attribution } from '../event.js';
-import { isForeignAbort, isListenerCloseChild } from '../kernel/facts.js';
 import type { OwnerLookup } from './proc.js';
 
 export interface Owner {
@@ -22,33 +23,37 @@ export interface Owner {
   actorComm: string | null;
 }
 
-const NOBODY: Owner = {
-  attribution: 'none', pid: null, tid: null, comm: null, cgroupId: null, actorPid: null, actorComm: null,
-};
+export function emptyOwner(): Owner {
+  return { attribution: 'none', pid: null, tid: null, comm: null, cgroupId: null, actorPid: null, actorComm: null };
+}
 
-export function attribute(r: RawRecord, reason: string | null, proc: OwnerLookup): Owner {
-  if (!(r.flags & FLAG.HAS_SK)) return NOBODY;
+function set(o: Owner, attribution: Attribution, pid: number | null, tid: number | null, comm: string | null, cgroupId: number | null): Owner {
+  o.attribution = attribution;
+  o.pid = pid;
+  o.tid = tid;
+  o.comm = comm;
+  o.cgroupId = cgroupId;
+  return o;
+}
+
+/** Attributes `r` into `out` (reused by the caller): no allocation per record. */
+export function attributeInto(out: Owner, r: RawRecord, actor: Actor, proc: OwnerLookup): Owner {
+  out.actorPid = null;
+  out.actorComm = null;
+  if (!(r.flags & FLAG.HAS_SK)) return set(out, 'none', null, null, null, null);
   const cgroupId = r.cgroupId || null;
-  if (isForeignAbort(r, reason)) {
-    const actor = { actorPid: r.ctxPid || null, actorComm: r.ctxComm || null };
-    if (r.flags & FLAG.OWNER_KNOWN) {
-      return { attribution: 'owner', pid: r.ownerPid, tid: r.ownerTid, comm: r.ownerComm, cgroupId, ...actor };
-    }
-    const p = proc.ownerOf(r.ino);
-    if (p) return { attribution: 'proc', pid: p.pid, tid: null, comm: p.comm, cgroupId: null, ...actor };
-    return { ...NOBODY, ...actor };
+  if (actor === ACTOR.FOREIGN) {
+    out.actorPid = r.ctxPid || null;
+    out.actorComm = r.ctxComm || null;
+  } else if ((r.flags & FLAG.IN_TASK && r.ctxPid !== 0) || actor === ACTOR.LISTENER_CLOSE) {
+    return set(out, 'context', r.ctxPid, r.ctxTid, r.ctxComm, cgroupId);
   }
-  if ((r.flags & FLAG.IN_TASK && r.ctxPid !== 0) || isListenerCloseChild(r, reason)) {
-    return {
-      attribution: 'context', pid: r.ctxPid, tid: r.ctxTid, comm: r.ctxComm, cgroupId, actorPid: null, actorComm: null,
-    };
-  }
-  if (r.flags & FLAG.OWNER_KNOWN) {
-    return {
-      attribution: 'owner', pid: r.ownerPid, tid: r.ownerTid, comm: r.ownerComm, cgroupId, actorPid: null, actorComm: null,
-    };
-  }
+  if (r.flags & FLAG.OWNER_KNOWN) return set(out, 'owner', r.ownerPid, r.ownerTid, r.ownerComm, cgroupId);
   const p = proc.ownerOf(r.ino);
-  if (p) return { attribution: 'proc', pid: p.pid, tid: null, comm: p.comm, cgroupId: null, actorPid: null, actorComm: null };
-  return NOBODY;
+  if (p) return set(out, 'proc', p.pid, null, p.comm, null);
+  return set(out, 'none', null, null, null, null);
+}
+
+export function attribute(r: RawRecord, actor: Actor, proc: OwnerLookup): Owner {
+  return attributeInto(emptyOwner(), r, actor, proc);
 }

@@ -3,6 +3,7 @@
  * names, syscall numbers that classification needs, and the kernel's
  * `enum sk_rst_reason`, read from BTF at run time rather than copied.
  */
+import { FLAG, type RawRecord } from '../decode.js';
 import { addon } from './addon.js';
 
 const TCP_STATES = [
@@ -37,6 +38,12 @@ export const SYSCALL = {
 } as const;
 
 export type ReasonNames = ReadonlyMap<number, string>;
+
+/** The kernel's reason for a record's reset by name; null where the record carries none. */
+export function reasonName(reasons: ReasonNames, r: RawRecord): string | null {
+  if (!(r.flags & FLAG.HAS_REASON)) return null;
+  return reasons.get(r.reason) ?? `UNKNOWN_${r.reason}`;
+}
 
 let reasons: Map<number, string> | undefined;
 

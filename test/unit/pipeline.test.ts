@@ -3,6 +3,8 @@ import { FLAG, KIND } from '../../src/decode.js';
 import { WallClock } from '../../src/enrich/clock.js';
 import { ProcIndex } from '../../src/enrich/proc.js';
 import { attribute } from '../../src/enrich/attribution.js';
+import { classifyInto, emptyVerdict } from '../../src/classify.js';
+import type { RawRecord } from '../../src/decode.js';
 import { Pipeline } from '../../src/pipeline.js';
 import { SYSCALL, TCP_STATE } from '../../src/kernel/names.js';
 import { raw, SOCK } from '../helpers/raw.js';
@@ -51,24 +53,27 @@ describe('pipeline', () => {
   });
 });
 
+/** Attribution as the pipeline does it: from the classifier's answer about who acted. */
+const attributed = (r: RawRecord, reason: string | null) => attribute(r, classifyInto(emptyVerdict(), r, reason).actor, noProc);
+
 describe('attribution', () => {
   it('a socket-less reset belongs to nobody', () => {
-    expect(attribute(other, 'NO_SOCKET', noProc)).toMatchObject({ attribution: 'none', pid: null, comm: null });
+    expect(attributed(other, 'NO_SOCKET')).toMatchObject({ attribution: 'none', pid: null, comm: null });
   });
   it('the task holding the socket lock is the owner (context), with its thread', () => {
-    expect(attribute(raw({ flags: SOCK | FLAG.IN_TASK, ctxPid: 10, ctxTid: 11, ctxComm: 'app', state: TCP_STATE.CLOSE }), 'TCP_ABORT_ON_CLOSE', noProc))
+    expect(attributed(raw({ flags: SOCK | FLAG.IN_TASK, ctxPid: 10, ctxTid: 11, ctxComm: 'app', state: TCP_STATE.CLOSE }), 'TCP_ABORT_ON_CLOSE'))
       .toMatchObject({ attribution: 'context', pid: 10, tid: 11, comm: 'app' });
   });
   it('in softirq the remembered owner wins over the interrupted task', () => {
-    expect(attribute(raw({ kind: KIND.RECEIVED, flags: SOCK | FLAG.OWNER_KNOWN, ownerPid: 20, ownerTid: 21, ownerComm: 'client', ctxPid: 10, ctxComm: 'server' }), null, noProc))
+    expect(attributed(raw({ kind: KIND.RECEIVED, flags: SOCK | FLAG.OWNER_KNOWN, ownerPid: 20, ownerTid: 21, ownerComm: 'client', ctxPid: 10, ctxComm: 'server' }), null))
       .toMatchObject({ attribution: 'owner', pid: 20, tid: 21, comm: 'client' });
   });
   it('ss -K: the owner is the owner, the killer is the actor', () => {
     const r = raw({ state: TCP_STATE.ESTABLISHED, flags: SOCK | FLAG.IN_TASK | FLAG.IN_SYSCALL | FLAG.OWNER_KNOWN, syscall: SYSCALL.sendmsg, ownerPid: 20, ownerComm: 'app', ctxPid: 30, ctxComm: 'ss' });
-    expect(attribute(r, 'TCP_STATE', noProc)).toMatchObject({ attribution: 'owner', pid: 20, comm: 'app', actorPid: 30, actorComm: 'ss' });
+    expect(attributed(r, 'TCP_STATE')).toMatchObject({ attribution: 'owner', pid: 20, comm: 'app', actorPid: 30, actorComm: 'ss' });
   });
   it('a never-accepted connection reset by closing its listener belongs to the closer', () => {
     const r = raw({ state: TCP_STATE.CLOSE, prevState: TCP_STATE.ESTABLISHED, flags: SOCK | FLAG.PREV_STATE | FLAG.OWNER_KNOWN | FLAG.OWNER_LISTENER, ctxPid: 40, ctxTid: 40, ctxComm: 'srv' });
-    expect(attribute(r, 'TCP_STATE', noProc)).toMatchObject({ attribution: 'context', pid: 40, comm: 'srv' });
+    expect(attributed(r, 'TCP_STATE')).toMatchObject({ attribution: 'context', pid: 40, comm: 'srv' });
   });
 });
