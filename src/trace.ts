@@ -8,7 +8,7 @@ import { addon, type KernelCounters, type NativeError, type NativeTracer, type T
 import { rstReasonNames } from './kernel/names.js';
 import { WallClock } from './enrich/clock.js';
 import { ProcIndex } from './enrich/proc.js';
-import { Pipeline } from './pipeline.js';
+import { Pipeline, type ResetCounter } from './pipeline.js';
 import { RstraceError } from './errors.js';
 import type { ResetEvent, TraceCounters } from './event.js';
 import { matchesFilter, type EventFilter } from './filter.js';
@@ -39,7 +39,7 @@ interface BatchSink {
   writeBatch(events: readonly ResetEvent[]): void;
 }
 
-export interface CountingSink extends BatchSink {
+export interface CountingSink extends BatchSink, ResetCounter {
   updateCounters(c: TraceCounters): void;
   close(): Promise<void>;
 }
@@ -106,7 +106,8 @@ export async function runTrace(o: TraceOptions): Promise<number> {
 
   const sinks: BatchSink[] = [];
   const out = stdoutWriter(() => void stop(), tracer);
-  if (o.json) sinks.push(new JsonLinesSink(out));
+  const json = o.json ? new JsonLinesSink(out) : null;
+  if (json) sinks.push(json);
   else if (o.table || (!o.output && !o.quiet)) sinks.push(new TerminalSink(out));
   if (o.metrics) sinks.push(o.metrics);
   let file: TraceFileWriter | null = null;
@@ -147,10 +148,29 @@ export async function runTrace(o: TraceOptions): Promise<number> {
   // Before anything is announced: a signal from here on ends the trace cleanly.
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => void stop());
 
+  // The storm-critical modes take a path that builds no array of events:
+  // metrics alone counts records (no event at all); --json alone writes each
+  // event as it is made, from one reused object.
+  const countOnly = o.metrics !== undefined && sinks.length === 1 && o.count === undefined ? o.metrics : null;
+  const jsonOnly = json !== null && sinks.length === 1 ? json : null;
+  const writeJson = (e: ResetEvent): void => {
+    if (o.count !== undefined && emitted >= o.count) return;
+    emitted++;
+    jsonOnly?.write(e);
+  };
+
   tracer.start((batch, records) => {
     if (stopping && o.count !== undefined && emitted >= o.count) return;
     delivered += records;
-    deliver(pipeline.processBatch(batch, records));
+    if (countOnly) {
+      emitted += pipeline.countBatch(batch, records, countOnly);
+    } else if (jsonOnly) {
+      pipeline.eachEvent(batch, records, writeJson);
+      jsonOnly.end();
+      if (o.count !== undefined && emitted >= o.count) void stop();
+    } else {
+      deliver(pipeline.processBatch(batch, records));
+    }
   });
   log(`attached ${tracer.attached().length} hooks (${tracer.attached().join(', ')}); tracing TCP resets${o.durationSec ? ` for ${o.durationSec}s` : ''}, Ctrl-C to stop`);
 

@@ -3,15 +3,20 @@
  * tracer's own counters, and the process metrics, served over HTTP for a
  * scraper. One rstrace per host; Prometheus aggregates the fleet.
  *
- * The hot path (writeBatch) only bumps plain numbers in a cache of series;
- * they are moved into prom-client's counter when a scrape collects it, so an
- * event costs two Map lookups and no allocation, where prom-client's own
- * labelled inc() builds a label hash string and validates labels per call.
+ * The hot path (count(), called by the pipeline's countBatch() per record,
+ * with no event built) only bumps plain numbers in series indexed by small
+ * integers; they are moved into prom-client's counter when a scrape collects
+ * it (collect()), so a reset costs an array index and no allocation, where
+ * prom-client's own labelled inc() builds a label hash string and validates
+ * labels per call.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, isIPv4, type AddressInfo } from 'node:net';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { codeInfo } from '../codes.js';
+import { KIND } from '../decode.js';
 import type { Kind, ResetEvent, TraceCounters } from '../event.js';
+import type { ResetCounter } from '../pipeline.js';
 import { RstraceError } from '../errors.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9477';
@@ -41,12 +46,18 @@ interface Series {
   pending: number;
 }
 
-/** (code, kind) in one small integer, so a series lookup needs no key string. */
-function slotOf(code: number, kind: Kind): number {
-  return code * 4 + (kind === 'sent' ? 0 : kind === 'received' ? 1 : 2);
+/** The series of one comm value, indexed by slotOf(code, kind). */
+type SeriesBySlot = (Series | undefined)[];
+
+const KIND_LABEL: readonly Kind[] = ['sent', 'received', 'abort'];
+const KIND_NUMBER: Record<Kind, number> = { sent: KIND.SENT, received: KIND.RECEIVED, abort: KIND.ABORT };
+
+/** (code, kind) in one small integer: an array index, no key string. Unknown kinds count as sent, as events show them. */
+function slotOf(code: number, kind: number): number {
+  return code * 4 + (kind === KIND.RECEIVED ? 1 : kind === KIND.ABORT ? 2 : 0);
 }
 
-export class MetricsSink {
+export class MetricsSink implements ResetCounter {
   readonly registry = new Registry();
   private readonly maxComms: number;
   private readonly warn: (line: string) => void;
@@ -55,8 +66,11 @@ export class MetricsSink {
   private readonly filtered: Counter;
   private readonly delivered: Counter;
   /** per owner (null: no owner), the series by slotOf(code, kind) */
-  private readonly seriesByComm = new Map<string | null, Map<number, Series>>();
-  private readonly otherSeries = new Map<number, Series>();
+  private readonly seriesByComm = new Map<string | null, SeriesBySlot>();
+  private readonly otherSeries: SeriesBySlot = [];
+  /** a storm repeats one owner: its series, without the Map lookup */
+  private lastComm: string | null | undefined = undefined;
+  private lastSeries: SeriesBySlot = [];
   /** real process names admitted as label values so far (at most maxComms) */
   private admitted = 0;
   private foldWarned = false;
@@ -103,15 +117,29 @@ export class MetricsSink {
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
-  /** Counts a batch of events. Hot path: Map lookups and a number increment per event. */
+  /** Counts a batch of events. */
   writeBatch(events: readonly ResetEvent[]): void {
     for (let i = 0; i < events.length; i++) {
       const e = events[i];
-      const bySlot = this.seriesByComm.get(e.comm) ?? this.admit(e.comm);
-      const slot = slotOf(e.code, e.kind);
-      const series = bySlot.get(slot) ?? this.newSeries(bySlot, slot, e, bySlot === this.otherSeries ? COMM_OTHER : (e.comm ?? COMM_KERNEL));
-      series.pending++;
+      this.count(KIND_NUMBER[e.kind], e.code, e.comm);
     }
+  }
+
+  /**
+   * Counts one reset (the pipeline's countBatch() calls this per record):
+   * an array index and a number increment; prom-client hears of it when a
+   * scrape collects.
+   */
+  count(kind: number, code: number, comm: string | null): void {
+    let bySlot = this.lastSeries;
+    if (comm !== this.lastComm) {
+      bySlot = this.seriesByComm.get(comm) ?? this.admit(comm);
+      this.lastComm = comm;
+      this.lastSeries = bySlot;
+    }
+    const slot = slotOf(code, kind);
+    const series = bySlot[slot] ?? this.newSeries(bySlot, slot, code, bySlot === this.otherSeries ? COMM_OTHER : (comm ?? COMM_KERNEL));
+    series.pending++;
   }
 
   /**
@@ -184,7 +212,7 @@ export class MetricsSink {
   }
 
   /** The series map of a process name seen for the first time: its own, or "other" past the limit. */
-  private admit(comm: string | null): Map<number, Series> {
+  private admit(comm: string | null): SeriesBySlot {
     if (comm !== null && this.admitted >= this.maxComms) {
       if (!this.foldWarned) {
         this.foldWarned = true;
@@ -193,20 +221,21 @@ export class MetricsSink {
       return this.otherSeries;
     }
     if (comm !== null) this.admitted++;
-    const bySlot = new Map<number, Series>();
+    const bySlot: SeriesBySlot = [];
     this.seriesByComm.set(comm, bySlot);
     return bySlot;
   }
 
-  private newSeries(bySlot: Map<number, Series>, slot: number, e: ResetEvent, comm: string): Series {
-    const series: Series = { labels: { kind: e.kind, code: String(e.code), code_key: e.codeKey, comm }, pending: 0 };
-    bySlot.set(slot, series);
+  private newSeries(bySlot: SeriesBySlot, slot: number, code: number, comm: string): Series {
+    const kind = KIND_LABEL[slot & 3];
+    const series: Series = { labels: { kind, code: String(code), code_key: codeInfo(code)?.key ?? 'unknown', comm }, pending: 0 };
+    bySlot[slot] = series;
     return series;
   }
 
-  private flush(bySlot: Map<number, Series>): void {
-    for (const s of bySlot.values()) {
-      if (s.pending > 0) {
+  private flush(bySlot: SeriesBySlot): void {
+    for (const s of bySlot) {
+      if (s !== undefined && s.pending > 0) {
         this.resets.inc(s.labels, s.pending);
         s.pending = 0;
       }
