@@ -8,6 +8,7 @@ import { addon, type KernelCounters, type NativeError, type NativeTracer, type T
 import { rstReasonNames } from './kernel/names.js';
 import { WallClock } from './enrich/clock.js';
 import { ProcIndex } from './enrich/proc.js';
+import { BatchQueue, FlowGate } from './batch-queue.js';
 import { Pipeline, type ResetCounter } from './pipeline.js';
 import { RstraceError } from './errors.js';
 import type { ResetEvent, TraceCounters } from './event.js';
@@ -47,6 +48,13 @@ export interface CountingSink extends BatchSink, ResetCounter {
 function log(line: string): void {
   process.stderr.write(`rstrace: ${line}\n`);
 }
+
+/**
+ * Records read from the ring but not yet handed to JavaScript. The ring
+ * buffer (16 MiB, in the kernel) is the buffer that absorbs a storm; a second
+ * large one in the process only adds to its peak memory.
+ */
+const MAX_PENDING_BYTES = 4 << 20;
 
 /** Output buffered for a slow stdout before the tracer stops reading the ring. */
 const STDOUT_HIGH_WATER = 16 << 20;
@@ -91,7 +99,7 @@ export async function runTrace(o: TraceOptions): Promise<number> {
   const clock = new WallClock(addon().clockOffsetNs());
   const startedAt = new Date().toISOString();
   const skipPrograms = optionalProgramsMissing();
-  const tracer = openTracer({ ...o.kernelFilter, assumeNoReason: o.assumeNoReason, skipPrograms });
+  const tracer = openTracer({ ...o.kernelFilter, assumeNoReason: o.assumeNoReason, skipPrograms, maxPendingBytes: MAX_PENDING_BYTES });
 
   let stopping: Promise<number> | null = null;
   let settle: { resolve: (code: number) => void; reject: (err: unknown) => void } | undefined;
@@ -105,7 +113,8 @@ export async function runTrace(o: TraceOptions): Promise<number> {
   };
 
   const sinks: BatchSink[] = [];
-  const out = stdoutWriter(() => void stop(), tracer);
+  const gate = new FlowGate(tracer);
+  const out = stdoutWriter(() => void stop(), gate.as('stdout'));
   const json = o.json ? new JsonLinesSink(out) : null;
   if (json) sinks.push(json);
   else if (o.table || (!o.output && !o.quiet)) sinks.push(new TerminalSink(out));
@@ -159,7 +168,7 @@ export async function runTrace(o: TraceOptions): Promise<number> {
     jsonOnly?.write(e);
   };
 
-  tracer.start((batch, records) => {
+  const queue = new BatchQueue(gate, (batch, records) => {
     if (stopping && o.count !== undefined && emitted >= o.count) return;
     delivered += records;
     if (countOnly) {
@@ -172,6 +181,7 @@ export async function runTrace(o: TraceOptions): Promise<number> {
       deliver(pipeline.processBatch(batch, records));
     }
   });
+  tracer.start(queue.push);
   log(`attached ${tracer.attached().length} hooks (${tracer.attached().join(', ')}); tracing TCP resets${o.durationSec ? ` for ${o.durationSec}s` : ''}, Ctrl-C to stop`);
 
   // Losses are shown as they happen, not only in the summary.
@@ -195,6 +205,7 @@ export async function runTrace(o: TraceOptions): Promise<number> {
     clearInterval(lossWatch);
     if (timer) clearTimeout(timer);
     await tracer.close(); // detaches, then delivers what was still in the ring
+    queue.drain();
     if (!(o.count !== undefined && emitted >= o.count)) deliver(pipeline.flush());
     const final = counters(tracer.counters());
     file?.close(final);
