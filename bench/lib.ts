@@ -541,13 +541,27 @@ export const SOAK_HEADING = '## Soak';
  * part not given is kept from the file as it is, so that `make bench` and
  * `make soak` do not erase each other. The soak section runs to the end.
  */
+/** A hand-written section (figures from bench/pipeline-bench.ts) that neither `make bench` nor `make soak` owns. */
+export const USER_SPACE_HEADING = '## User-space per-event cost';
+
+/** Cuts the section headed `heading` (up to the next `## `) out of `text`: [text without it, the section]. */
+function cutSection(text: string, heading: string): [string, string] {
+  const at = text.indexOf(`\n${heading}\n`);
+  if (at < 0) return [text, ''];
+  const next = text.indexOf('\n## ', at + heading.length + 2);
+  const end = next < 0 ? text.length : next;
+  return [text.slice(0, at) + text.slice(end), text.slice(at + 1, end).replace(/\n*$/, '\n')];
+}
+
 export function writeResults(parts: { bench?: string; soak?: string }): void {
   // A leading newline lets a soak section at the very top of the file be found too.
-  const old = '\n' + (existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '');
+  const [withoutKept, kept] = cutSection('\n' + (existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : ''), USER_SPACE_HEADING);
+  const old = withoutKept.startsWith('\n') ? withoutKept : '\n' + withoutKept;
   const at = old.indexOf(`\n${SOAK_HEADING}\n`);
   const oldBench = (at >= 0 ? old.slice(0, at + 1) : old).slice(1);
   const oldSoak = at >= 0 ? old.slice(at + 1) : '';
   const bench = (parts.bench ?? oldBench).replace(/\n*$/, '\n');
   const soak = (parts.soak ?? oldSoak).replace(/\n*$/, '\n');
-  writeFileSync(RESULTS, soak.trim() ? `${bench.trim() ? bench + '\n' : ''}${soak}` : bench);
+  const body = soak.trim() ? `${bench.trim() ? bench + '\n' : ''}${soak}` : bench;
+  writeFileSync(RESULTS, kept ? `${body}\n${kept}` : body);
 }
