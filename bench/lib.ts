@@ -479,7 +479,7 @@ export interface StormCount {
   lost?: number;
 }
 
-/** The part of src/sinks/tracefile.ts the benchmark uses, declared here so that
+/** The part of src/tracefile/reader.ts the benchmark uses, declared here so that
  * the benchmark still builds while that module changes. */
 interface TraceScanner {
   scanTraceFile(path: string, onEvent: (e: StormEvent) => void): { trailer: { lost: number } | null };
@@ -494,7 +494,7 @@ interface StormEvent { lport: number; rport: number; kind: string; attribution: 
 export async function countStormEvents(file: string, port: number): Promise<StormCount> {
   const count: StormCount = { total: 0, port: 0, byKind: {}, byAttribution: {}, byCode: {} };
   const bump = (m: Record<string, number>, k: string): void => { m[k] = (m[k] ?? 0) + 1; };
-  const readerPath = join(REPO, 'src/sinks/tracefile.ts');
+  const readerPath = join(REPO, 'src/tracefile/reader.ts');
   if (existsSync(readerPath)) {
     const reader = (await import(readerPath)) as unknown as TraceScanner;
     if (typeof reader.scanTraceFile === 'function') {

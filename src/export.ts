@@ -8,7 +8,8 @@ import { toJsonLine } from './sinks/jsonl.js';
 import { EVENT_FIELDS, type ResetEvent } from './event.js';
 import { RstraceError } from './errors.js';
 import { matchesFilter, isEmptyFilter, type EventFilter } from './filter.js';
-import { TraceReader, type TraceDamage, type TraceTrailer } from './sinks/tracefile.js';
+import type { TraceDamage, TraceTrailer } from './tracefile/format.js';
+import { TraceReader } from './tracefile/reader.js';
 
 export type ExportFormat = 'jsonl' | 'csv';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['jsonl', 'csv'];

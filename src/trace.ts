@@ -15,7 +15,8 @@ import type { ResetEvent, TraceCounters } from './event.js';
 import { matchesFilter, type EventFilter } from './filter.js';
 import { TerminalSink } from './sinks/terminal.js';
 import { JsonLinesSink } from './sinks/jsonl-sink.js';
-import { TraceFileWriter, type OptionValue } from './sinks/tracefile.js';
+import { TraceFileWriter } from './tracefile/writer.js';
+import type { OptionValue } from './tracefile/format.js';
 import { optionalProgramsMissing } from './kernel/support.js';
 
 export interface TraceOptions {
@@ -120,25 +121,29 @@ export async function runTrace(o: TraceOptions): Promise<number> {
   else if (o.table || (!o.output && !o.quiet)) sinks.push(new TerminalSink(out));
   if (o.metrics) sinks.push(o.metrics);
   let file: TraceFileWriter | null = null;
+  const reasons = rstReasonNames();
+  const filtering = Object.keys(o.filter).length > 0;
   if (o.output) {
     try {
+      // The file keeps kernel records; the filter and --count go in the header and are applied when it is read.
       file = TraceFileWriter.open(o.output, {
         host: hostname(), kernel: release(), bootToWallNs: clock.bootToWallNs.toString(), startTime: startedAt,
-        options: o.recorded,
-      });
+        options: o.recorded, names: { sk_rst_reason: [...reasons] },
+        filter: filtering ? o.filter : null, limit: o.count ?? null,
+      }, proc);
     } catch (err) {
       await tracer.close();
       throw err;
     }
     file.startAutoFlush(1000);
-    const f = file;
-    sinks.push({ writeBatch: (events) => { for (const e of events) f.write(e); } });
   }
 
   const pipeline = new Pipeline({
-    clock, proc, reasons: rstReasonNames(),
-    keep: Object.keys(o.filter).length ? (e) => matchesFilter(e, o.filter) : undefined,
+    clock, proc: file ? file.owners : proc, reasons,
+    keep: filtering ? (e) => matchesFilter(e, o.filter) : undefined,
   });
+  // -o alone: nothing needs events live, so the pipeline does not run per record.
+  const classifyLive = sinks.length > 0 || filtering || o.count !== undefined;
   let delivered = 0;
   let emitted = 0;
 
@@ -171,7 +176,10 @@ export async function runTrace(o: TraceOptions): Promise<number> {
   const queue = new BatchQueue(gate, (batch, records) => {
     if (stopping && o.count !== undefined && emitted >= o.count) return;
     delivered += records;
-    if (countOnly) {
+    file?.writeBatch(batch, records);
+    if (!classifyLive) {
+      emitted += records;
+    } else if (countOnly) {
       emitted += pipeline.countBatch(batch, records, countOnly);
     } else if (jsonOnly) {
       pipeline.eachEvent(batch, records, writeJson);
@@ -206,7 +214,7 @@ export async function runTrace(o: TraceOptions): Promise<number> {
     if (timer) clearTimeout(timer);
     await tracer.close(); // detaches, then delivers what was still in the ring
     queue.drain();
-    if (!(o.count !== undefined && emitted >= o.count)) deliver(pipeline.flush());
+    if (classifyLive && !(o.count !== undefined && emitted >= o.count)) deliver(pipeline.flush());
     const final = counters(tracer.counters());
     file?.close(final);
     o.metrics?.updateCounters(final);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { reportCliError } from '../errors.js';
 import { exportTrace, fileOutput, parseFormat, stdoutOutput } from '../export.js';
 import { parseFilterOptions } from '../filter.js';
-import { describeDamage } from '../sinks/tracefile.js';
+import { describeDamage } from '../tracefile/format.js';
 import { addFilterOptions, type FilterOptions } from './options.js';
 import { SINCE_HELP, UNTIL_HELP } from './report.js';
 

@@ -3,7 +3,8 @@
  * ReportBuilder. File handling lives here so that summarize.ts stays pure.
  */
 import { matchesFilter, isEmptyFilter, type EventFilter } from '../filter.js';
-import { describeDamage, TraceReader } from '../sinks/tracefile.js';
+import { describeDamage } from '../tracefile/format.js';
+import { TraceReader } from '../tracefile/reader.js';
 import { ReportBuilder, type Report } from './summarize.js';
 
 export interface ReportRun {

@@ -11,7 +11,7 @@ import { spawnPeer, RSTPEER } from '../helpers/peer.js';
 import { cleanup } from '../helpers/netns.js';
 import { RSTRACE, startTracer, stopAllTracers } from '../helpers/tracer.js';
 import { linksHeldBy, waitGone } from '../helpers/bpf.js';
-import { readTraceFile } from '../../src/sinks/tracefile.js';
+import { readTraceFile } from '../../src/tracefile/reader.js';
 
 const LOADGEN = new URL('../../bench/build/loadgen', import.meta.url).pathname;
 const dirs: string[] = [];

@@ -4,7 +4,11 @@
  */
 import type { Attribution, Kind, ResetEvent } from '../../src/event.js';
 import { RESET_CODES } from '../../src/codes.js';
-import { formatTime } from '../../src/sinks/tracefile.js';
+import { formatIsoNs } from '../../src/enrich/clock.js';
+
+function formatTime(ns: bigint): string {
+  return formatIsoNs(Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n));
+}
 
 /** mulberry32: small, fast, good enough for test data. */
 export function makeRng(seed: number): () => number {

@@ -6,22 +6,20 @@ import { EVENT_FIELDS, type ResetEvent } from '../../src/event.js';
 import { RstraceError } from '../../src/errors.js';
 import { csvField, csvHeader, csvLineEncoder, exportTrace, fileOutput, parseFormat } from '../../src/export.js';
 import { toJsonLine } from '../../src/sinks/jsonl.js';
-import { TraceFileWriter } from '../../src/sinks/tracefile.js';
 import { sampleEvent, variedEvents } from '../helpers/sample-events.js';
+import { variedBatches } from '../helpers/records.js';
+import { writeBatches } from '../helpers/tracefile.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rstrace-export-'));
 
-function trace(name: string, events: ResetEvent[], cutBytes = 0): string {
-  const path = join(dir, name);
-  const w = TraceFileWriter.open(path, { host: 'h', kernel: 'k', bootToWallNs: '0', startTime: 's', options: {} });
-  for (const e of events) w.write(e);
-  w.close({ delivered: events.length, lost: 0, filtered: 0 });
+/** A trace file of `records` varied kernel records, optionally cut short; and the events live made of them. */
+function trace(name: string, records: number, seed: number, cutBytes = 0): { path: string; live: ResetEvent[] } {
+  const w = writeBatches(join(dir, name), variedBatches(records, seed));
   if (cutBytes) {
-    const bytes = readFileSync(path);
-    TraceFileWriter.open(path, { host: 'h', kernel: 'k', bootToWallNs: '0', startTime: 's', options: {} }).close({ delivered: 0, lost: 0, filtered: 0 });
-    writeFileSync(path, bytes.subarray(0, bytes.length - cutBytes));
+    const bytes = readFileSync(w.path);
+    writeFileSync(w.path, bytes.subarray(0, bytes.length - cutBytes));
   }
-  return path;
+  return w;
 }
 
 describe('export', () => {
@@ -35,11 +33,12 @@ describe('export', () => {
   });
 
   it('export --format jsonl of a trace file equals toJsonLine of each event, line by line', async () => {
-    const events = variedEvents(500, 11);
+    const { path, live } = trace('j.rstrace', 500, 11);
     const out = join(dir, 'out.jsonl');
-    const r = await exportTrace(trace('j.rstrace', events), 'jsonl', () => fileOutput(out));
-    expect(r.events).toBe(500);
-    expect(readFileSync(out, 'utf8')).toBe(events.map((e) => toJsonLine(e) + '\n').join(''));
+    const r = await exportTrace(path, 'jsonl', () => fileOutput(out));
+    expect(r.events).toBe(live.length);
+    expect(live.length).toBeGreaterThan(400);
+    expect(readFileSync(out, 'utf8')).toBe(live.map((e) => toJsonLine(e) + '\n').join(''));
     expect(statSync(out).mode & 0o777).toBe(0o600);
   });
 
@@ -60,21 +59,22 @@ describe('export', () => {
   });
 
   it('export --format csv writes a header and one row per event', async () => {
-    const events = variedEvents(50, 4).map((e) => ({ ...e, comm: e.comm?.replace(/[\r\n]/g, ' ') ?? null, explanation: 'x' }));
+    const { path, live } = trace('c.rstrace', 50, 4); // no CR or LF in any field
     const out = join(dir, 'out.csv');
-    await exportTrace(trace('c.rstrace', events), 'csv', () => fileOutput(out));
+    await exportTrace(path, 'csv', () => fileOutput(out));
     const rows = readFileSync(out, 'utf8').split('\r\n');
     expect(rows[0]).toBe(EVENT_FIELDS.join(','));
-    expect(rows.length).toBe(52); // header, 50 rows, '' after the last CRLF
+    expect(rows.slice(1, -1)).toEqual(live.map(csvLineEncoder()));
+    expect(rows.length).toBe(live.length + 2); // header, the rows, '' after the last CRLF
   });
 
   it('a truncated trace exports every complete event and reports the damage', async () => {
-    const events = variedEvents(30, 8);
+    const { path, live } = trace('cut.rstrace', 300, 8, 30);
     const out = join(dir, 'cut.jsonl');
-    const r = await exportTrace(trace('cut.rstrace', events, 30), 'jsonl', () => fileOutput(out));
+    const r = await exportTrace(path, 'jsonl', () => fileOutput(out));
     expect(r.damage?.kind).toBe('cut');
     const lines = readFileSync(out, 'utf8').trimEnd().split('\n');
-    expect(lines).toEqual(events.slice(0, lines.length).map(toJsonLine));
+    expect(lines).toEqual(live.slice(0, lines.length).map(toJsonLine));
     expect(lines.length).toBeGreaterThan(20);
   });
 
@@ -95,7 +95,7 @@ describe('export', () => {
     const epipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
     sink.emit('error', epipe);
     expect(out.closed).toBe(true);
-    const r = await exportTrace(trace('pipe.rstrace', variedEvents(100, 1)), 'jsonl', out);
+    const r = await exportTrace(trace('pipe.rstrace', 100, 1).path, 'jsonl', out);
     expect(r.closedEarly).toBe(true);
   });
 });

@@ -6,29 +6,47 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Unpackr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
+import { FLAG, OFFSETS, RECORD_SIZE } from '../../src/decode.js';
 import type { ResetEvent } from '../../src/event.js';
 import { RstraceError } from '../../src/errors.js';
-import { completeValues, decodeTraceBytes, readTraceFile, TraceFileWriter } from '../../src/sinks/tracefile.js';
-import { makeRng, stormEvents, variedEvents } from '../helpers/sample-events.js';
+import { decodeTraceBytes, readTraceFile } from '../../src/tracefile/reader.js';
+import { stormBatches, variedBatches, type Batch } from '../helpers/records.js';
+import { FakeProc, writeBatches } from '../helpers/tracefile.js';
+import { makeRng } from '../helpers/sample-events.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rstrace-fuzz-'));
 
-function write(name: string, events: ResetEvent[]): string {
-  const path = join(dir, name);
-  const w = TraceFileWriter.open(path, { host: 'h', kernel: 'k', bootToWallNs: '0', startTime: 's', options: { a: 1 } });
-  for (const e of events) w.write(e);
-  w.close({ delivered: events.length, lost: 0, filtered: 0 });
-  return path;
+/** No phantom candidates (they are held for one batch), so that the events of a prefix are a prefix of the events. */
+function settled(batches: Batch[]): Batch[] {
+  return batches.map((b) => {
+    const bytes = Uint8Array.from(b.bytes);
+    for (let o = 0; o < bytes.length; o += RECORD_SIZE) bytes[o + OFFSETS.flags] &= ~FLAG.DEAD;
+    return { bytes, records: b.records };
+  });
+}
+
+function write(name: string, batches: Batch[]): { path: string; live: ResetEvent[] } {
+  const proc = new FakeProc();
+  for (let ino = 1000; ino < 1060; ino += 2) proc.owners.set(ino, { pid: ino * 3, comm: `d${ino}` });
+  return writeBatches(join(dir, name), batches, { proc });
 }
 
 describe('trace file reader under hostile input', () => {
-  const events = [...variedEvents(150, 9), ...stormEvents(150, { seed: 2 })];
-  const original = readFileSync(write('fuzz-base.rstrace', events));
+  const base = write('fuzz-base.rstrace', settled([...variedBatches(150, 9), ...stormBatches(150, 16, 2)]));
+  const original = readFileSync(base.path);
   const reference = decodeTraceBytes(original).events;
-  const ends = valueEnds(original); // [header, ...events, trailer]
+  const ends = valueEnds(original); // [header, ...owners and batches, trailer]
+  // events read from the file up to the end of each value
+  const eventsUpTo = ends.map((end) => (end === ends[0] ? 0 : decodeTraceBytes(original.subarray(0, end)).events.length));
   const referenceJson = reference.map((_, i) => JSON.stringify(reference.slice(0, i)));
   referenceJson.push(JSON.stringify(reference));
+
+  it('the base file replays what the live pipeline made', () => {
+    expect(reference).toEqual(base.live);
+    expect(reference.some((e) => e.attribution === 'proc')).toBe(true);
+  });
 
   it('mutated files: only RstraceError, and every event before the first damaged byte survives', () => {
     const rnd = makeRng(12345);
@@ -65,7 +83,8 @@ describe('trace file reader under hostile input', () => {
         continue;
       }
       // Every record that ends before the first damaged byte must be read, unchanged.
-      const intact = Math.min(reference.length, Math.max(0, ends.filter((end) => end <= firstDamage).length - 1));
+      const whole = ends.filter((end) => end <= firstDamage).length;
+      const intact = whole === 0 ? 0 : eventsUpTo[whole - 1];
       expect(result.events.length).toBeGreaterThanOrEqual(intact);
       // JSON comparison: toEqual on hundreds of events per iteration would dominate the run
       if (JSON.stringify(result.events.slice(0, intact)) !== referenceJson[intact]) {
@@ -82,16 +101,16 @@ describe('trace file reader under hostile input', () => {
     expect(errors).toBeLessThan(iterations); // most mutations hit events, not the header
   });
 
-  it('a multi-chunk file with new strings throughout reads completely', () => {
-    const many = variedEvents(30_000, 77);
-    const f = readTraceFile(write('fuzz-strings.rstrace', many));
+  it('a multi-chunk file with new owners throughout reads completely', () => {
+    const many = write('fuzz-strings.rstrace', variedBatches(30_000, 77));
+    const f = readTraceFile(many.path);
     expect(f.damage).toBeNull();
-    expect(f.events).toEqual(many);
+    expect(f.events).toEqual(many.live);
   });
 
   it('random garbage after a valid header never throws anything but RstraceError', () => {
     const rnd = makeRng(99);
-    const head = original.subarray(0, 40);
+    const head = original.subarray(0, ends[0]);
     for (let i = 0; i < 2000; i++) {
       const junk = Buffer.from(Array.from({ length: Math.floor(rnd() * 200) }, () => Math.floor(rnd() * 256)));
       try {
@@ -102,11 +121,13 @@ describe('trace file reader under hostile input', () => {
     }
   });
 
-  it('a claimed 4-billion-element array or string allocates nothing and reads as cut', () => {
-    const header = original.subarray(0, completeValues(original.subarray(0, 60)));
-    for (const bomb of [[0xdd, 0xff, 0xff, 0xff, 0xff, 0], [0xdb, 0xff, 0xff, 0xff, 0xff, 0x41], [0xdf, 0xff, 0xff, 0xff, 0xff]]) {
+  it('a claimed 4-billion-element array, string or bin allocates nothing and reads as cut', () => {
+    const header = original.subarray(0, ends[0]);
+    for (const bomb of [[0xdd, 0xff, 0xff, 0xff, 0xff, 0], [0xdb, 0xff, 0xff, 0xff, 0xff, 0x41], [0xdf, 0xff, 0xff, 0xff, 0xff],
+      [0x92, 0xa1, 0x62, 0xc6, 0xff, 0xff, 0xff, 0xff, 1]]) {
       const f = decodeTraceBytes(Buffer.concat([header, Buffer.from(bomb)]));
       expect(f.truncated).toBe(true);
+      expect(f.damage?.kind).toBe('cut');
       expect(f.events).toEqual([]);
     }
   });
@@ -115,12 +136,6 @@ describe('trace file reader under hostile input', () => {
 /** Where each top-level value of an intact file ends. */
 function valueEnds(bytes: Buffer): number[] {
   const ends: number[] = [];
-  let pos = 0;
-  while (pos < bytes.length) {
-    let one = 1;
-    while (completeValues(bytes.subarray(pos, pos + one)) === 0) one++;
-    pos += one;
-    ends.push(pos);
-  }
+  new Unpackr({ mapsAsObjects: false, useRecords: false }).unpackMultiple(bytes, (_v, _s, end) => { ends.push(end ?? 0); });
   return ends;
 }

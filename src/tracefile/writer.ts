@@ -1,0 +1,165 @@
+/**
+ * `trace -o FILE`: batches of kernel records, as the addon delivered them,
+ * delta-coded into one reusable buffer and written with writeSync at least
+ * once a second. Per record the writer reads its words once and builds no
+ * object and no string; msgpackr encodes only the rare control values
+ * (header, owners, trailer).
+ */
+import { closeSync, fchmodSync, openSync, writeSync } from 'node:fs';
+import { Packr } from 'msgpackr';
+import { RECORD_SIZE } from '../decode.js';
+import type { TraceCounters } from '../event.js';
+import type { OwnerLookup } from '../enrich/proc.js';
+import { RstraceError } from '../errors.js';
+import {
+  TAG_BATCH, TAG_END, TAG_FORGET_OWNERS, TAG_OWNERS, TRACE_FORMAT_VERSION, TRACE_MAGIC, layoutFingerprint,
+  type OptionValue, type TraceHeaderInput,
+} from './format.js';
+import { OwnerRecorder } from './owners.js';
+import { MAX_CODED_RECORD, RecordRefs, encodeRecords, recordWords } from './records.js';
+
+/** Flush when this much is buffered, whatever the timer says. */
+const FLUSH_BYTES = 1 << 20;
+/** ['b', bin32 header]: fixarray(2), fixstr(1) 'b', 0xc6 + 4-byte length */
+const BATCH_PREFIX = 3 + 5;
+
+function errnoText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.code ? `${e.code}: ${e.message.replace(/^[A-Z]+: /, '')}` : String(err);
+}
+
+function plainOptions(options: Record<string, unknown>): Record<string, OptionValue> {
+  const out: Record<string, OptionValue> = {};
+  for (const [k, v] of Object.entries(options)) {
+    if (v === undefined || typeof v === 'function') continue;
+    if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
+    else if (Array.isArray(v)) out[k] = v.filter((x): x is string | number | boolean => ['string', 'number', 'boolean'].includes(typeof x));
+    else out[k] = String(v);
+  }
+  return out;
+}
+
+export class TraceFileWriter {
+  // useRecords:false keeps the output plain msgpack, readable by any msgpack tool.
+  private readonly packr = new Packr({ useRecords: false, variableMapSize: true });
+  private readonly refs = new RecordRefs();
+  private readonly scratch = { buf: new Uint32Array(0) };
+  private out = Buffer.allocUnsafe(FLUSH_BYTES * 2);
+  private pos = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private pendingError: RstraceError | null = null;
+  private fd: number | null;
+  /** hand this to the live Pipeline as its `proc`, so live and file attribute alike */
+  readonly owners: OwnerRecorder;
+
+  private constructor(private readonly path: string, fd: number, live: OwnerLookup) {
+    this.fd = fd;
+    this.owners = new OwnerRecorder(live);
+  }
+
+  /** Create (or truncate) `path`, mode 0600, and write the header at once. */
+  static open(path: string, header: TraceHeaderInput, live: OwnerLookup = { ownerOf: () => null }): TraceFileWriter {
+    let fd: number;
+    try {
+      fd = openSync(path, 'w', 0o600);
+    } catch (err) {
+      throw new RstraceError(`cannot create trace file ${path}: ${errnoText(err)}`,
+        'give -o a path in a directory that exists and that you can write to', 1);
+    }
+    // A trace names processes and peers: keep it private even if the file already existed.
+    try { fchmodSync(fd, 0o600); } catch { /* not our file to chmod: keep its mode */ }
+    const w = new TraceFileWriter(path, fd, live);
+    w.push([TRACE_MAGIC, TRACE_FORMAT_VERSION, {
+      host: String(header.host), kernel: String(header.kernel), bootToWallNs: String(header.bootToWallNs),
+      startTime: String(header.startTime), options: plainOptions(header.options),
+      recordSize: RECORD_SIZE, layout: layoutFingerprint(), names: header.names,
+      filter: header.filter ?? null, limit: header.limit ?? null,
+    }]);
+    w.flush();
+    return w;
+  }
+
+  /**
+   * One batch exactly as the addon delivered it. Its /proc owners go first,
+   * then the records; the batch stays one value so that the reader replays
+   * the same batch boundaries (the phantom-reset filter depends on them).
+   */
+  writeBatch(batch: Uint8Array, records: number): void {
+    if (this.fd === null) return; // late batches after close(): the trailer's counts are final
+    const n = Math.min(records, Math.floor(batch.byteLength / RECORD_SIZE));
+    if (n <= 0) return;
+    const { forget, changes } = this.owners.resolve(batch, n);
+    if (forget) this.push([TAG_FORGET_OWNERS]);
+    if (changes.length) this.push([TAG_OWNERS, ...changes]);
+    this.room(BATCH_PREFIX + n * MAX_CODED_RECORD);
+    const out = this.out;
+    const start = this.pos;
+    out[start] = 0x92;
+    out[start + 1] = 0xa1;
+    out[start + 2] = TAG_BATCH.charCodeAt(0);
+    out[start + 3] = 0xc6;
+    const end = encodeRecords(this.refs, recordWords(batch, n, this.scratch), n, out, start + BATCH_PREFIX);
+    out.writeUInt32BE(end - start - BATCH_PREFIX, start + 4);
+    this.pos = end;
+    if (this.pos >= FLUSH_BYTES) this.flush();
+  }
+
+  /** Write what is buffered, synchronously. */
+  flush(): void {
+    if (this.pendingError) { const e = this.pendingError; this.pendingError = null; throw e; }
+    if (this.fd === null || this.pos === 0) return;
+    const data = this.out.subarray(0, this.pos);
+    this.pos = 0; // the view stays valid: nothing is written before writeSync returns
+    try {
+      for (let off = 0; off < data.length;) off += writeSync(this.fd, data, off, data.length - off);
+    } catch (err) {
+      throw new RstraceError(`cannot write trace file ${this.path}: ${errnoText(err)}`,
+        'free space on that file system or write the trace elsewhere with -o', 1);
+    }
+  }
+
+  /**
+   * Flush every `ms` from an unref'd timer (it never keeps the process alive).
+   * A write error there goes to `onError`, or else is thrown by the next
+   * flush/close call.
+   */
+  startAutoFlush(ms = 1000, onError?: (err: RstraceError) => void): void {
+    if (this.timer || this.fd === null) return;
+    this.timer = setInterval(() => {
+      try {
+        this.flush();
+      } catch (err) {
+        const e = err instanceof RstraceError ? err : new RstraceError(String(err), '', 1);
+        if (onError) onError(e); else this.pendingError = e;
+      }
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** Write the trailer and close the file. Idempotent. */
+  close(counters: TraceCounters): void {
+    if (this.timer) { clearInterval(this.timer); this.timer = null; }
+    if (this.fd === null) return;
+    this.push([TAG_END, counters.delivered, counters.lost, counters.filtered, new Date().toISOString()]);
+    try {
+      this.flush();
+    } finally {
+      closeSync(this.fd);
+      this.fd = null;
+    }
+  }
+
+  private push(value: unknown): void {
+    const bytes = this.packr.pack(value);
+    this.room(bytes.length);
+    this.out.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  private room(n: number): void {
+    if (this.pos + n <= this.out.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.pos + n));
+    this.out.copy(next, 0, 0, this.pos);
+    this.out = next;
+  }
+}
