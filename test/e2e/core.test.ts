@@ -216,6 +216,49 @@ describe('trace file written live', () => {
     }
   });
 
+  it('with a user-space filter (--code) the file holds exactly what the filtered live --json printed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rstrace-filter-'));
+    try {
+      const file = join(dir, 'filtered.rstrace');
+      const port = await closedPort('tcp4');
+      const t = await startTracer(['--port', String(port), '--code', 'syn-unknown-port', '-o', file]);
+      for (let i = 0; i < 3; i++) await spawnPeer(['tcp4', `connect=127.0.0.1:${port}`]).exited;
+      await t.waitFor(() => t.events.length >= 3);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await t.stop()).toBe(0);
+      expect(t.events.map((e) => e.code)).toEqual([11, 11, 11]);
+      const exported = spawnSync(RSTRACE, ['export', file], { encoding: 'utf8' });
+      expect(exported.status).toBe(0);
+      expect(exported.stdout).toBe(t.stdout());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('with -o alone (nothing classified live) export equals what a --json tracer printed for the same resets', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rstrace-raw-'));
+    try {
+      const file = join(dir, 'only.rstrace');
+      const port = await closedPort('tcp4');
+      const quiet = await startTracer(['--port', String(port), '-o', file], { json: false });
+      const t = await startTracer(['--port', String(port)]);
+      for (let i = 0; i < 3; i++) await spawnPeer(['tcp4', `connect=127.0.0.1:${port}`]).exited;
+      await t.waitFor(() => t.events.length >= 6);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await t.stop()).toBe(0);
+      expect(await quiet.stop()).toBe(0);
+      const exported = spawnSync(RSTRACE, ['export', file], { encoding: 'utf8' });
+      expect(exported.status).toBe(0);
+      // each tracer takes its own boot-to-wall offset at start: times differ by microseconds, nothing else may
+      const untimed = (text: string): string => text.replace(/"time":"[^"]*",/g, '');
+      expect(untimed(exported.stdout)).toBe(untimed(t.stdout()));
+      expect(exported.stdout.split('\n').length).toBe(7);
+      expect(t.events.map((e) => [e.kind, e.code])).toEqual([['sent', 11], ['received', 0], ['sent', 11], ['received', 0], ['sent', 11], ['received', 0]]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('after kill -9 the file still yields every event flushed before the kill', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rstrace-kill-'));
     try {
