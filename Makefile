@@ -66,9 +66,10 @@ test: build
 	npx vitest run --reporter=default --reporter=json --outputFile.json=build/vitest.json; \
 	status=$$?; [ -f build/vitest.json ] && node scripts/test-summary.mjs build/vitest.json; exit $$status
 
-# The storm benchmark (a few minutes), then the 10-minute soak (SOAK_SECONDS to change).
+# The storm benchmark (a few minutes), the offline trace-file benchmark, then the 10-minute soak (SOAK_SECONDS to change).
 bench: build
 	npx tsx bench/run.ts
+	npx tsx bench/tracefile-bench.ts --write
 	npx tsx bench/soak.ts
 
 soak: build

@@ -535,12 +535,8 @@ export async function countStormEvents(file: string, port: number): Promise<Stor
 
 export const RESULTS = join(REPO, 'bench/RESULTS.md');
 export const SOAK_HEADING = '## Soak';
+export const TRACEFILE_HEADING = '## Trace file, offline (bench/tracefile-bench.ts)';
 
-/**
- * Writes bench/RESULTS.md from the benchmark's part and the soak's part; the
- * part not given is kept from the file as it is, so that `make bench` and
- * `make soak` do not erase each other. The soak section runs to the end.
- */
 /** A hand-written section (figures from bench/pipeline-bench.ts) that neither `make bench` nor `make soak` owns. */
 export const USER_SPACE_HEADING = '## User-space per-event cost';
 
@@ -553,15 +549,24 @@ function cutSection(text: string, heading: string): [string, string] {
   return [text.slice(0, at) + text.slice(end), text.slice(at + 1, end).replace(/\n*$/, '\n')];
 }
 
-export function writeResults(parts: { bench?: string; soak?: string }): void {
-  // A leading newline lets a soak section at the very top of the file be found too.
-  const [withoutKept, kept] = cutSection('\n' + (existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : ''), USER_SPACE_HEADING);
+/**
+ * Writes bench/RESULTS.md from the storm benchmark's part, the soak's part
+ * and the offline trace-file benchmark's part (bench/tracefile-bench.ts
+ * --write); a part not given is kept from the file as it is, so that
+ * `make bench`, `make soak` and the trace-file benchmark do not erase each
+ * other. The hand-written user-space section is always kept.
+ */
+export function writeResults(parts: { bench?: string; soak?: string; tracefile?: string }): void {
+  // A leading newline lets a section at the very top of the file be found too.
+  const [withoutUser, userSpace] = cutSection('\n' + (existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : ''), USER_SPACE_HEADING);
+  const [withoutKept, oldTracefile] = cutSection(withoutUser.startsWith('\n') ? withoutUser : '\n' + withoutUser, TRACEFILE_HEADING);
   const old = withoutKept.startsWith('\n') ? withoutKept : '\n' + withoutKept;
   const at = old.indexOf(`\n${SOAK_HEADING}\n`);
   const oldBench = (at >= 0 ? old.slice(0, at + 1) : old).slice(1);
   const oldSoak = at >= 0 ? old.slice(at + 1) : '';
   const bench = (parts.bench ?? oldBench).replace(/\n*$/, '\n');
   const soak = (parts.soak ?? oldSoak).replace(/\n*$/, '\n');
+  const tracefile = (parts.tracefile ?? oldTracefile).replace(/\n*$/, '\n');
   const body = soak.trim() ? `${bench.trim() ? bench + '\n' : ''}${soak}` : bench;
-  writeFileSync(RESULTS, kept ? `${body}\n${kept}` : body);
+  writeFileSync(RESULTS, [body, userSpace, tracefile].filter((t) => t.trim()).join('\n'));
 }

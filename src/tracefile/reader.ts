@@ -95,6 +95,11 @@ function memorySource(bytes: Uint8Array): ByteSource {
   };
 }
 
+interface QueuedValue {
+  value: unknown;
+  offset: number;
+}
+
 function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
@@ -111,13 +116,18 @@ export class TraceReader {
   private readonly refs = new RecordRefs();
   private words = new Uint32Array(8192 * RECORD_WORDS);
   private readonly clockOffSec: number;
-  private readonly chunk = new Uint8Array(CHUNK_BYTES);
+  private readonly chunk = new Uint8Array(CHUNK_BYTES); // for the header only
   /** undecoded bytes: the tail of the last chunk that held no complete value */
   private tail: Uint8Array = new Uint8Array(0);
   /** file offset of tail[0] */
   private tailOffset = 0;
   private ended = false;
   private eof = false;
+  /** decoded values not yet processed */
+  private queue: QueuedValue[] = [];
+  private queued = 0;
+  /** how the data ends, once the queue is processed */
+  private endWith: { kind: 'end' } | { kind: TraceDamage['kind']; offset: number; detail: string } | null = null;
   private out: ResetEvent[] = [];
 
   private constructor(private readonly source: ByteSource, private readonly name: string) {
@@ -147,7 +157,15 @@ export class TraceReader {
 
   /** The next events (never an empty array), or null at the end of the file. */
   nextBatch(): ResetEvent[] | null {
-    while (this.out.length === 0 && !this.ended) this.step();
+    while (this.out.length === 0 && !this.ended) {
+      if (this.queued < this.queue.length) {
+        const q = this.queue[this.queued++];
+        this.value(q.value, q.offset);
+      } else if (this.endWith) {
+        const e = this.endWith;
+        if (e.kind === 'end') this.finish(); else this.fail(e.kind, e.offset, e.detail);
+      } else this.step();
+    }
     if (this.out.length === 0) return null;
     const events = this.out;
     this.out = [];
@@ -209,47 +227,51 @@ export class TraceReader {
       this.ended = true; // live stopped here (--count)
     }
     this.eventCount += events.length;
-    for (let i = 0; i < events.length; i++) this.out.push(events[i]);
+    if (this.out.length === 0) this.out = events;
+    else for (let i = 0; i < events.length; i++) this.out.push(events[i]);
   }
 
-  /** One chunk more: decode every complete value in it. */
+  /**
+   * One chunk more: decode every complete value in it into the queue; the
+   * pipeline runs on them one at a time in nextBatch, so that the events of
+   * one batch, not of a whole chunk, are alive at once (they die young).
+   */
   private step(): void {
-    const n = this.eof ? 0 : this.source.read(this.chunk);
+    const chunk = Buffer.allocUnsafe(CHUNK_BYTES); // fresh: queued batches are views into it
+    const n = this.eof ? 0 : this.source.read(chunk);
     if (n === 0) {
       this.eof = true;
-      if (this.tail.length === 0) { this.finish(); return; }
+      if (this.tail.length === 0) { this.endWith = { kind: 'end' }; return; }
     }
-    const bytes = this.tail.length ? Buffer.concat([this.tail, this.chunk.subarray(0, n)]) : this.chunk.subarray(0, n);
+    const bytes = this.tail.length ? Buffer.concat([this.tail, chunk.subarray(0, n)]) : chunk.subarray(0, n);
     const base = this.tailOffset;
+    const queue: QueuedValue[] = [];
+    this.queue = queue;
+    this.queued = 0;
     let consumed = 0;
-    let stopped = false;
     try {
       this.unpackr.unpackMultiple(bytes, (value, start, end) => {
-        if (!this.value(value, base + (start ?? 0))) { stopped = true; return false; }
+        queue.push({ value, offset: base + (start ?? 0) });
         consumed = end ?? bytes.length;
-        return true;
       });
-      consumed = stopped ? consumed : bytes.length;
+      consumed = bytes.length;
     } catch (err) {
       const at = (err as { lastPosition?: number }).lastPosition ?? consumed;
       if (!(err as { incomplete?: boolean }).incomplete) {
-        this.fail('corrupt', base + at, `not msgpack: ${(err as Error).message.slice(0, 60)}`);
+        this.endWith = { kind: 'corrupt', offset: base + at, detail: `not msgpack: ${(err as Error).message.slice(0, 60)}` };
         return;
       }
       consumed = at;
       if (bytes.length - consumed > MAX_VALUE_BYTES) {
-        this.fail('corrupt', base + consumed, `a value longer than ${MAX_VALUE_BYTES} bytes`);
+        this.endWith = { kind: 'corrupt', offset: base + consumed, detail: `a value longer than ${MAX_VALUE_BYTES} bytes` };
         return;
       }
     }
-    if (this.ended) return;
     if (this.eof) {
-      if (consumed < bytes.length) this.fail('cut', base + consumed, 'the file ends inside a value');
-      else this.finish();
+      this.endWith = consumed < bytes.length ? { kind: 'cut', offset: base + consumed, detail: 'the file ends inside a value' } : { kind: 'end' };
       return;
     }
-    // an own copy: the chunk buffer is refilled by the next read
-    this.tail = consumed < bytes.length ? Uint8Array.prototype.slice.call(bytes, consumed) : new Uint8Array(0);
+    this.tail = consumed < bytes.length ? bytes.subarray(consumed) : new Uint8Array(0);
     this.tailOffset = base + consumed;
   }
 
