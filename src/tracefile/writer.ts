@@ -20,8 +20,6 @@ import { MAX_CODED_RECORD, RecordRefs, encodeRecords, recordWords } from './reco
 
 /** Flush when this much is buffered, whatever the timer says. */
 const FLUSH_BYTES = 1 << 20;
-/** ['b', bin32 header]: fixarray(2), fixstr(1) 'b', 0xc6 + 4-byte length */
-const BATCH_PREFIX = 3 + 5;
 
 function errnoText(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
@@ -46,6 +44,8 @@ export class TraceFileWriter {
   private readonly scratch = { buf: new Uint32Array(0) };
   private out = Buffer.allocUnsafe(FLUSH_BYTES * 2);
   private pos = 0;
+  /** the coded records of one batch */
+  private coded = Buffer.allocUnsafe(8192 * MAX_CODED_RECORD);
   private timer: NodeJS.Timeout | null = null;
   private pendingError: RstraceError | null = null;
   private fd: number | null;
@@ -91,16 +91,11 @@ export class TraceFileWriter {
     const { forget, changes } = this.owners.resolve(batch, n);
     if (forget) this.push([TAG_FORGET_OWNERS]);
     if (changes.length) this.push([TAG_OWNERS, ...changes]);
-    this.room(BATCH_PREFIX + n * MAX_CODED_RECORD);
-    const out = this.out;
-    const start = this.pos;
-    out[start] = 0x92;
-    out[start + 1] = 0xa1;
-    out[start + 2] = TAG_BATCH.charCodeAt(0);
-    out[start + 3] = 0xc6;
-    const end = encodeRecords(this.refs, recordWords(batch, n, this.scratch), n, out, start + BATCH_PREFIX);
-    out.writeUInt32BE(end - start - BATCH_PREFIX, start + 4);
-    this.pos = end;
+    const most = n * MAX_CODED_RECORD;
+    if (this.coded.length < most) this.coded = Buffer.allocUnsafe(most);
+    const end = encodeRecords(this.refs, recordWords(batch, n, this.scratch), n, this.coded, 0);
+    // msgpackr frames the payload: one copy of ~8 bytes a record, too little to be worth hand-written framing
+    this.push([TAG_BATCH, this.coded.subarray(0, end)]);
     if (this.pos >= FLUSH_BYTES) this.flush();
   }
 
