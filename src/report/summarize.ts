@@ -76,8 +76,13 @@ export class ReportBuilder {
   private readonly processes = new Map<number | null, Map<string | null, number>>();
   private readonly peers = new Map<string, number>();
   private readonly ports = new Map<number, number>();
+  /** counts by local port, for ports 0-65535: an array, not a Map (a storm walks through thousands of ports) */
+  private readonly portCounts = new Float64Array(65536);
   /** time key (ms / resolution) -> count */
   private times = new Map<number, number>();
+  /** the current run of events with one time key, not yet in `times` (events come in time order) */
+  private runKey = NaN;
+  private runCount = 0;
   private resolution = 1;
   private firstMs = Infinity;
   private lastMs = -Infinity;
@@ -93,7 +98,9 @@ export class ReportBuilder {
     if (comms === undefined) this.processes.set(e.pid, (comms = new Map()));
     comms.set(e.comm, (comms.get(e.comm) ?? 0) + 1);
     this.peers.set(e.raddr, (this.peers.get(e.raddr) ?? 0) + 1);
-    this.ports.set(e.lport, (this.ports.get(e.lport) ?? 0) + 1);
+    const port = e.lport;
+    if ((port & 0xffff) === port) this.portCounts[port]++;
+    else this.ports.set(port, (this.ports.get(port) ?? 0) + 1);
 
     const ms = this.clock.parse(e.time);
     if (Number.isNaN(ms)) return;
@@ -106,12 +113,25 @@ export class ReportBuilder {
       this.lastTime = e.time;
     }
     const key = Math.floor(ms / this.resolution);
-    this.times.set(key, (this.times.get(key) ?? 0) + 1);
+    if (key === this.runKey) { this.runCount++; return; }
+    this.endRun();
+    this.runKey = key;
+    this.runCount = 1;
+  }
+
+  private endRun(): void {
+    if (this.runCount === 0) return;
+    this.times.set(this.runKey, (this.times.get(this.runKey) ?? 0) + this.runCount);
+    this.runCount = 0;
+    this.runKey = NaN;
     if (this.times.size > MAX_TIME_KEYS) this.coarsen();
   }
 
   finish(meta: ReportMeta): Report {
+    this.endRun();
     const top = meta.top ?? 10;
+    const ports = [...this.ports].map(([lport, count]) => ({ lport, count }));
+    for (let p = 0; p < 65536; p++) if (this.portCounts[p]) ports.push({ lport: p, count: this.portCounts[p] });
     const byCode: CodeCount[] = RESET_CODES.map((c) => ({ code: c.code, key: c.key, name: c.name, count: this.codes.get(c.code) ?? 0 }));
     for (const [code, count] of [...this.codes].sort((a, b) => a[0] - b[0])) {
       if (!byCode.some((c) => c.code === code)) byCode.push({ code, key: 'unknown', name: 'a code this rstrace does not know', count });
@@ -127,8 +147,8 @@ export class ReportBuilder {
       byCode,
       topProcesses: topOf(processes, top, (a, b) => cmp(a.comm ?? '', b.comm ?? '') || (a.pid ?? -1) - (b.pid ?? -1)),
       topPeers: topOf([...this.peers].map(([raddr, count]) => ({ raddr, count })), top, (a, b) => cmp(a.raddr, b.raddr)),
-      topLocalPorts: topOf([...this.ports].map(([lport, count]) => ({ lport, count })), top, (a, b) => a.lport - b.lport),
-      distinct: { processes: processes.length, peers: this.peers.size, localPorts: this.ports.size },
+      topLocalPorts: topOf(ports, top, (a, b) => a.lport - b.lport),
+      distinct: { processes: processes.length, peers: this.peers.size, localPorts: ports.length },
       overTime: this.buckets(),
       lost: meta.lost,
       filtered: meta.filtered,

@@ -106,10 +106,13 @@ export function decodeRecords(refs: RecordRefs, src: Uint8Array, out: Uint32Arra
     const slot = lo & (SLOTS - 1);
     const rb = slot * RECORD_WORDS;
     const base = r * RECORD_WORDS;
-    for (let i = 0; i < RECORD_WORDS; i++) {
-      const w = ORDER[i];
-      const changed = i < 28 ? (lo >>> (i + 2)) & 1 : (hi >>> (i - 28)) & 1;
-      if (changed) {
+    // only the set bits, in mask order (lo's words, then hi's), as the writer wrote them
+    for (let half = 0; half < 2; half++) {
+      let m = half === 0 ? lo >>> 2 : hi;
+      const first = half === 0 ? 0 : 28;
+      while (m !== 0) {
+        const i = first + 31 - Math.clz32(m & -m);
+        m &= m - 1;
         let z = 0;
         for (let shift = 0; ; shift += 7) {
           if (pos >= end) return 'batch ends inside a record';
@@ -119,11 +122,11 @@ export function decodeRecords(refs: RecordRefs, src: Uint8Array, out: Uint32Arra
           if (b < 0x80) break;
         }
         z >>>= 0;
-        const d = (z >>> 1) ^ -(z & 1);
-        ref[rb + w] = (ref[rb + w] + d) >>> 0;
+        const w = rb + ORDER[i];
+        ref[w] = (ref[w] + ((z >>> 1) ^ -(z & 1))) >>> 0;
       }
-      out[base + w] = ref[rb + w];
     }
+    for (let w = 0; w < RECORD_WORDS; w++) out[base + w] = ref[rb + w];
     if (((out[base + kindWord] >>> kindShift) & (SLOTS - 1)) !== slot) return 'record kind does not match its reference slot';
     r++;
   }
