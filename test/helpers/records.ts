@@ -139,3 +139,12 @@ export function variedBatches(count: number, seed = 1): Batch[] {
   }
   return out;
 }
+
+/** The same batches with no phantom-reset candidate (FLAG.DEAD cleared): nothing is held for a batch, so the events of a prefix are a prefix of the events. */
+export function settled(batches: Batch[]): Batch[] {
+  return batches.map((b) => {
+    const bytes = Uint8Array.from(b.bytes);
+    for (let o = 0; o < bytes.length; o += RECORD_SIZE) bytes[o + OFFSETS.flags] &= ~FLAG.DEAD;
+    return { bytes, records: b.records };
+  });
+}

@@ -8,24 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Unpackr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { FLAG, OFFSETS, RECORD_SIZE } from '../../src/decode.js';
 import type { ResetEvent } from '../../src/event.js';
 import { RstraceError } from '../../src/errors.js';
 import { decodeTraceBytes, readTraceFile } from '../../src/tracefile/reader.js';
-import { stormBatches, variedBatches, type Batch } from '../helpers/records.js';
+import { settled, stormBatches, variedBatches, type Batch } from '../helpers/records.js';
 import { FakeProc, writeBatches } from '../helpers/tracefile.js';
 import { makeRng } from '../helpers/sample-events.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rstrace-fuzz-'));
-
-/** No phantom candidates (they are held for one batch), so that the events of a prefix are a prefix of the events. */
-function settled(batches: Batch[]): Batch[] {
-  return batches.map((b) => {
-    const bytes = Uint8Array.from(b.bytes);
-    for (let o = 0; o < bytes.length; o += RECORD_SIZE) bytes[o + OFFSETS.flags] &= ~FLAG.DEAD;
-    return { bytes, records: b.records };
-  });
-}
 
 function write(name: string, batches: Batch[]): { path: string; live: ResetEvent[] } {
   const proc = new FakeProc();
