@@ -22,13 +22,11 @@ export function reportFiles(files: readonly string[], filter: EventFilter = {}, 
   for (const path of files) {
     const reader = TraceReader.open(path);
     try {
-      for (let batch = reader.nextBatch(); batch; batch = reader.nextBatch()) {
-        for (let i = 0; i < batch.length; i++) {
-          const e = batch[i];
-          if (filtering && !matchesFilter(e, filter)) excluded++;
-          else builder.add(e);
-        }
-      }
+      // ReportBuilder keeps no event, so the reader's reused event object is fine here
+      reader.forEachEvent((e) => {
+        if (filtering && !matchesFilter(e, filter)) excluded++;
+        else builder.add(e);
+      });
     } finally {
       reader.close();
     }

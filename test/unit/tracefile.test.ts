@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { FLAG, KIND, OFFSETS, RECORD_SIZE } from '../../src/decode.js';
 import { RstraceError } from '../../src/errors.js';
 import { layoutFingerprint, MAX_OWNERS } from '../../src/tracefile/format.js';
-import { decodeTraceBytes, readTraceFile } from '../../src/tracefile/reader.js';
+import { decodeTraceBytes, readTraceFile, TraceReader } from '../../src/tracefile/reader.js';
 import { TraceFileWriter } from '../../src/tracefile/writer.js';
 import { settled, stormBatches, variedBatches, type Batch } from '../helpers/records.js';
 import { FakeProc, headerInput, REASONS, writeBatches } from '../helpers/tracefile.js';
@@ -141,6 +141,18 @@ describe('trace file, format 2', () => {
     expect(file.events).toEqual(live);
     const limited = writeBatches(at('limit.rstrace'), batches, { header: { limit: 25 } });
     expect(readTraceFile(limited.path).events).toEqual(limited.live.slice(0, 25));
+  });
+
+  it('forEachEvent (reused event object) visits exactly the events of nextBatch, within --count too', () => {
+    for (const [name, limit] of [['each.rstrace', null], ['each-limit.rstrace', 40]] as const) {
+      const { path, live } = writeBatches(at(name), variedBatches(600, 13), { header: { limit } });
+      const seen: unknown[] = [];
+      const r = TraceReader.open(path);
+      r.forEachEvent((e) => seen.push({ ...e }));
+      r.close();
+      expect(seen).toEqual(limit === null ? live : live.slice(0, limit));
+      expect(r.eventCount).toBe(seen.length);
+    }
   });
 
   it('creates the file with mode 0600', () => {
