@@ -4,8 +4,8 @@
  * spreadsheets. Streams the file batch by batch, so memory stays flat.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { toJsonLine } from './sinks/jsonl.js';
-import { EVENT_FIELDS, type ResetEvent } from './event.js';
+import { fieldAccess, toJsonLine } from './sinks/jsonl.js';
+import { EVENT_FIELDS, EVENT_SCHEMA, type ResetEvent } from './event.js';
 import { RstraceError } from './errors.js';
 import { matchesFilter, isEmptyFilter, type EventFilter } from './filter.js';
 import type { TraceDamage, TraceTrailer } from './tracefile/format.js';
@@ -20,7 +20,7 @@ export function parseFormat(text: string): ExportFormat {
 }
 
 // ---------------------------------------------------------------------------
-// Line encoders. Both are compiled from EVENT_FIELDS so that a field added to
+// Line encoders. Both are compiled from EVENT_SCHEMA so that a field added to
 // the contract shows up here without an edit, and each field is a plain
 // property load (a generic loop over field names costs several times more,
 // and `export` is meant to run at a million events a second).
@@ -56,7 +56,7 @@ export function csvHeader(): string {
 export function csvLineEncoder(): Encode {
   const str = cached(csvField);
   const value = (v: unknown): string => (typeof v === 'string' ? str(v) : csvField(v));
-  const parts = EVENT_FIELDS.map((f) => `v(e[${JSON.stringify(f)}])`);
+  const parts = EVENT_SCHEMA.map((f) => `v(${fieldAccess(f)})`);
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function('v', `return function (e) { return ${parts.join(' + "," + ')}; };`)(value) as Encode;
 }

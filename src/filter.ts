@@ -5,9 +5,10 @@
  */
 import { readFileSync, statfsSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import type { Kind, ResetEvent } from './event.js';
+import { KINDS, type Kind, type ResetEvent } from './event.js';
 import { parseCode } from './codes.js';
 import { RstraceError } from './errors.js';
+import { isoToMs } from './enrich/clock.js';
 
 export interface EventFilter {
   /** owning process id */
@@ -25,7 +26,6 @@ export interface EventFilter {
   until?: number;
 }
 
-const KINDS: readonly Kind[] = ['sent', 'received', 'abort'];
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 const MAX_U32 = 0xffffffff;
 
@@ -57,7 +57,7 @@ export function parseFilterOptions(opts: Record<string, unknown>, now: number = 
   const kinds = list(opts.kind);
   if (kinds) {
     f.kinds = kinds.map((v) => {
-      if (!(KINDS as readonly string[]).includes(v)) throw optionError('--kind', v, 'one of sent, received, abort');
+      if (!(KINDS as readonly string[]).includes(v)) throw optionError('--kind', v, `one of ${KINDS.join(', ')}`);
       return v as Kind;
     });
   }
@@ -92,11 +92,7 @@ export function matchesFilter(e: ResetEvent, f: EventFilter): boolean {
 }
 
 /** ms since the epoch of an event's ISO time (sub-ms digits dropped); NaN if unreadable. */
-export function eventTimeMs(time: string): number {
-  // Date.parse rejects 9 fractional digits on some engines: keep 3.
-  if (time.length === 30 && time.charCodeAt(19) === 46) return Date.parse(time.slice(0, 23) + 'Z');
-  return Date.parse(time);
-}
+export const eventTimeMs = isoToMs;
 
 /**
  * A cgroup v2 id from a number, or from a cgroup directory: an absolute path

@@ -6,7 +6,7 @@
 import { hostname, release } from 'node:os';
 import { addon, type KernelCounters, type NativeError, type NativeTracer, type TracerOptions } from './kernel/addon.js';
 import { rstReasonNames } from './kernel/names.js';
-import { WallClock } from './enrich/clock.js';
+import { isoNow, WallClock } from './enrich/clock.js';
 import { ProcIndex } from './enrich/proc.js';
 import { BatchQueue, FlowGate } from './batch-queue.js';
 import { Pipeline, type ResetCounter } from './pipeline.js';
@@ -98,7 +98,7 @@ export async function runTrace(o: TraceOptions): Promise<number> {
   const proc = new ProcIndex();
   proc.scan(); // before the hooks: sockets older than the trace are attributed from /proc
   const clock = new WallClock(addon().clockOffsetNs());
-  const startedAt = new Date().toISOString();
+  const startedAt = isoNow();
   const skipPrograms = optionalProgramsMissing();
   const tracer = openTracer({ ...o.kernelFilter, assumeNoReason: o.assumeNoReason, skipPrograms, maxPendingBytes: MAX_PENDING_BYTES });
 

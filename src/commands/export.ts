@@ -6,6 +6,7 @@ import { parseFilterOptions } from '../filter.js';
 import { describeDamage } from '../tracefile/format.js';
 import { addFilterOptions, type FilterOptions } from './options.js';
 import { SINCE_HELP, UNTIL_HELP } from './report.js';
+import { schemaHelp } from '../event.js';
 
 interface ExportOpts extends FilterOptions {
   format: string;
@@ -25,11 +26,12 @@ export function registerExportCommand(program: Command): void {
     .option('--since <time>', SINCE_HELP)
     .option('--until <time>', UNTIL_HELP)
     .addHelpText('after', `
-The JSON fields and their order are the JSON event contract (time, kind, code,
-codeKey, reason, family, laddr, lport, raddr, rport, state, pid, tid, comm,
-attribution, cgroupId, netns, unread, unsent, cookie, ...); CSV has the same
-columns in the same order. A file cut off mid-record is exported up to the cut,
-with a warning on stderr.
+Fields, in this order: the keys of each JSON line (the JSON event contract,
+explained in the README) and the CSV columns; null (an empty CSV cell) where a
+fact is unknown:
+${schemaHelp()}
+
+A file cut off mid-record is exported up to the cut, with a warning on stderr.
 
 Examples:
   rstrace export resets.rstrace | jq -c 'select(.code == 16)'

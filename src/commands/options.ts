@@ -2,6 +2,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseFilterOptions, type EventFilter } from '../filter.js';
 import type { TraceOptions } from '../trace.js';
+import { KINDS } from '../event.js';
 
 export function positiveInt(name: string) {
   return (value: string): number => {
@@ -28,7 +29,7 @@ export const FILTER_HELP = {
   netns: 'only resets in these network namespaces (inode, as in /proc/PID/ns/net or `ip netns identify`)',
   cgroup: 'only resets owned by this cgroup (v2 path or id)',
   code: 'only these reset codes (numbers or keys, e.g. 11,closed-with-data)',
-  kind: 'only these kinds: sent, received, abort',
+  kind: `only these kinds: ${KINDS.join(', ')}`,
 } as const;
 
 /** Adds the filter options shared by `trace`, `metrics`, `report` and `export`. */

@@ -44,3 +44,64 @@ export function formatIsoNs(sec: number, nsec: number, cache?: { prefixFor(sec: 
   const prefix = cache ? cache.prefixFor(sec) : new Date(sec * 1000).toISOString().slice(0, 19);
   return `${prefix}.${String(nsec).padStart(9, '0')}Z`;
 }
+
+// Every other wall-clock text in rstrace comes from here too, so that a live
+// table, a report and an export can never disagree on how a time is written.
+
+/** Nanoseconds since the epoch (as trace files and tests carry them) as the event's ISO time. */
+export function formatEpochNs(nsSinceEpoch: bigint): string {
+  let sec = nsSinceEpoch / 1_000_000_000n;
+  let nsec = nsSinceEpoch % 1_000_000_000n;
+  if (nsec < 0n) { nsec += 1_000_000_000n; sec -= 1n; }
+  return formatIsoNs(Number(sec), Number(nsec));
+}
+
+/** Milliseconds since the epoch as ISO-8601 UTC (report buckets, start times). */
+export function formatIsoMs(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Now, as ISO-8601 UTC with milliseconds (a trace's start time). */
+export function isoNow(): string {
+  return formatIsoMs(Date.now());
+}
+
+/** "07:21:07.512345" from an event's ISO time: the live table's TIME column (UTC, microseconds). */
+export function timeOfDay(iso: string): string {
+  return iso.slice(11, 26);
+}
+
+/** "2026-11-26 07:00:00.123" from an ISO time, for reports a person reads (UTC, milliseconds). */
+export function displayTime(iso: string): string {
+  return iso.replace('T', ' ').replace(/(\.\d{3})\d*Z$/, '$1').replace(/Z$/, '');
+}
+
+/** ms since the epoch of an event's ISO time (sub-ms digits dropped); NaN if unreadable. */
+export function isoToMs(time: string): number {
+  // Date.parse rejects 9 fractional digits on some engines: keep 3.
+  if (time.length === 30 && time.charCodeAt(19) === 46) return Date.parse(time.slice(0, 23) + 'Z');
+  return Date.parse(time);
+}
+
+/** `isoToMs` for a stream of event times: storms share their second, so its part is parsed once. */
+export class IsoMsParser {
+  private prefix = '';
+  private secMs = 0;
+
+  parse(time: string): number {
+    if (time.length === 30 && time.charCodeAt(19) === 46 /* . */) {
+      const a = time.charCodeAt(20) - 48, b = time.charCodeAt(21) - 48, c = time.charCodeAt(22) - 48;
+      if (a >= 0 && a <= 9 && b >= 0 && b <= 9 && c >= 0 && c <= 9) {
+        const ms = a * 100 + b * 10 + c;
+        if (this.prefix !== '' && time.startsWith(this.prefix)) return this.secMs + ms;
+        const secMs = Date.parse(time.slice(0, 19) + 'Z');
+        if (!Number.isNaN(secMs)) {
+          this.prefix = time.slice(0, 19);
+          this.secMs = secMs;
+          return secMs + ms;
+        }
+      }
+    }
+    return Date.parse(time);
+  }
+}

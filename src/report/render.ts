@@ -4,6 +4,8 @@
  * addresses) are untrusted: control characters are shown escaped, so a
  * crafted process name cannot move the cursor or hide a line.
  */
+import { displayTime, isoToMs } from '../enrich/clock.js';
+import { KINDS } from '../event.js';
 import type { Report } from './summarize.js';
 
 const BLOCKS = '▁▂▃▄▅▆▇█';
@@ -20,11 +22,7 @@ export function renderReport(r: Report): string {
   if (r.truncated) out.push('note: a trace file ends early: the counts cover the events before that point');
 
   out.push('', 'By kind');
-  out.push(...table(['KIND', 'COUNT', '%'], [
-    ['sent', num(r.byKind.sent), pct(r.byKind.sent, r.total)],
-    ['received', num(r.byKind.received), pct(r.byKind.received, r.total)],
-    ['abort', num(r.byKind.abort), pct(r.byKind.abort, r.total)],
-  ], 'lrr'));
+  out.push(...table(['KIND', 'COUNT', '%'], KINDS.map((k) => [k, num(r.byKind[k]), pct(r.byKind[k], r.total)]), 'lrr'));
 
   out.push('', 'By code');
   out.push(...table(['CODE', 'KEY', 'COUNT', '%', 'NAME'],
@@ -78,13 +76,12 @@ function safe(s: string): string {
   return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-/** "2026-11-26 07:00:00.123" from an ISO time. */
 function when(iso: string): string {
-  return safe(iso.replace('T', ' ').replace(/(\.\d{3})\d*Z$/, '$1').replace(/Z$/, ''));
+  return safe(displayTime(iso));
 }
 
 function duration(from: string, to: string | null): string {
-  const ms = Date.parse(to ?? from) - Date.parse(from);
+  const ms = isoToMs(to ?? from) - isoToMs(from);
   return Number.isNaN(ms) ? '?' : span(Math.max(0, ms));
 }
 

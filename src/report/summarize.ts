@@ -5,8 +5,9 @@
  * directly. `ReportBuilder` takes events one at a time, so a report over a
  * long trace needs memory for the distinct keys only, not for the events.
  */
-import type { Kind, ResetEvent } from '../event.js';
+import { KINDS, type Kind, type ResetEvent } from '../event.js';
 import { RESET_CODES } from '../codes.js';
+import { formatIsoMs, IsoMsParser } from '../enrich/clock.js';
 
 export interface CodeCount { code: number; key: string; name: string; count: number }
 export interface ProcessCount { pid: number | null; comm: string | null; count: number }
@@ -71,7 +72,7 @@ export function summarize(events: Iterable<ResetEvent>, meta: ReportMeta): Repor
 
 export class ReportBuilder {
   private total = 0;
-  private readonly kinds: Record<Kind, number> = { sent: 0, received: 0, abort: 0 };
+  private readonly kinds = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
   private readonly codes = new Map<number, number>();
   private readonly processes = new Map<number | null, Map<string | null, number>>();
   private readonly peers = new Map<string, number>();
@@ -88,7 +89,7 @@ export class ReportBuilder {
   private lastMs = -Infinity;
   private firstTime: string | null = null;
   private lastTime: string | null = null;
-  private readonly clock = new IsoMs();
+  private readonly clock = new IsoMsParser();
 
   add(e: ResetEvent): void {
     this.total++;
@@ -182,7 +183,7 @@ export class ReportBuilder {
     const start = Math.floor(from / size) * size;
     const counts = new Array<number>(Math.floor((this.lastMs - start) / size) + 1).fill(0);
     for (const [k, n] of this.times) counts[Math.floor((k * r - start) / size)] += n;
-    return { start: new Date(start).toISOString(), bucketMs: size, counts };
+    return { start: formatIsoMs(start), bucketMs: size, counts };
   }
 }
 
@@ -193,27 +194,4 @@ function topOf<T extends { count: number }>(items: T[], n: number, tie: (a: T, b
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** ISO time -> ms since the epoch, fast for the canonical form (the second is cached: storms share it). */
-class IsoMs {
-  private prefix = '';
-  private secMs = 0;
-
-  parse(time: string): number {
-    if (time.length === 30 && time.charCodeAt(19) === 46 /* . */) {
-      const a = time.charCodeAt(20) - 48, b = time.charCodeAt(21) - 48, c = time.charCodeAt(22) - 48;
-      if (a >= 0 && a <= 9 && b >= 0 && b <= 9 && c >= 0 && c <= 9) {
-        const ms = a * 100 + b * 10 + c;
-        if (this.prefix !== '' && time.startsWith(this.prefix)) return this.secMs + ms;
-        const secMs = Date.parse(time.slice(0, 19) + 'Z');
-        if (!Number.isNaN(secMs)) {
-          this.prefix = time.slice(0, 19);
-          this.secMs = secMs;
-          return secMs + ms;
-        }
-      }
-    }
-    return Date.parse(time);
-  }
 }

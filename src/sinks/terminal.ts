@@ -4,6 +4,7 @@
  * so a process cannot rewrite the operator's terminal through its name.
  */
 import type { ResetEvent } from '../event.js';
+import { timeOfDay } from '../enrich/clock.js';
 
 const COLUMNS = [
   ['TIME', 15], ['KIND', 8], ['CODE', 4], ['PID', 7], ['COMM', 15], ['LOCAL', 22], ['REMOTE', 22],
@@ -32,7 +33,7 @@ export function headerLine(): string {
 export function formatRow(e: ResetEvent): string {
   const v6 = e.family === 'ipv6';
   const cells = [
-    e.time.slice(11, 26),
+    timeOfDay(e.time),
     e.kind,
     String(e.code),
     e.pid === null ? '-' : String(e.pid),

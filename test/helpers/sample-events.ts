@@ -2,13 +2,9 @@
  * Realistic ResetEvents for tests and benchmarks, from a seeded PRNG so that a
  * failing case can be replayed.
  */
-import type { Attribution, Kind, ResetEvent } from '../../src/event.js';
+import { ATTRIBUTIONS, KINDS, type ResetEvent } from '../../src/event.js';
 import { RESET_CODES } from '../../src/codes.js';
-import { formatIsoNs } from '../../src/enrich/clock.js';
-
-function formatTime(ns: bigint): string {
-  return formatIsoNs(Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n));
-}
+import { formatEpochNs, formatIsoMs } from '../../src/enrich/clock.js';
 
 /** mulberry32: small, fast, good enough for test data. */
 export function makeRng(seed: number): () => number {
@@ -58,8 +54,6 @@ export function sampleEvent(overrides: Partial<ResetEvent> = {}): ResetEvent {
 const COMMS = ['nginx', 'curl', 'java', 'envoy', 'python3', 'kworker/u8:2', 'weird "name",x', 'ünï\ncode'];
 const STATES = ['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSE'];
 const REASONS = ['NOT_SPECIFIED', 'NO_SOCKET', 'TCP_ABORT_ON_CLOSE', 'TCP_ABORT_ON_DATA', 'TCP_KEEPALIVE_TIMEOUT', 'INVALID_SYN'];
-const KINDS: Kind[] = ['sent', 'received', 'abort'];
-const ATTRIBUTIONS: Attribution[] = ['context', 'owner', 'proc', 'none'];
 
 /**
  * Events that exercise every branch of the encoding: both families, every
@@ -82,7 +76,7 @@ export function variedEvents(count: number, seed = 1): ResetEvent[] {
     cookie += BigInt(Math.floor(rnd() * 50));
     const cookieText = rnd() < 0.1 ? (18446744073709551615n - BigInt(i)).toString()
       : rnd() < 0.05 ? '00' + i : cookie.toString();
-    const timeText = rnd() < 0.03 ? new Date(Number(ns / 1000000n)).toISOString() : formatTime(ns);
+    const timeText = rnd() < 0.03 ? formatIsoMs(Number(ns / 1000000n)) : formatEpochNs(ns);
     events.push({
       time: timeText,
       kind: pick(KINDS),
@@ -146,7 +140,7 @@ export function* stormEventStream(count: number, opts: StormOptions = {}): Gener
     const o = owners[Math.floor(rnd() * owners.length)];
     const closedWithData = rnd() < 0.7;
     yield {
-      time: formatTime(ns),
+      time: formatEpochNs(ns),
       kind: 'sent',
       code: closedWithData ? 16 : 6,
       codeKey: closedWithData ? 'closed-with-data' : 'application-abort',
