@@ -3,12 +3,13 @@
  * option values once (bad values are usage errors that name the option),
  * then match events cheaply.
  */
-import { readFileSync, statfsSync, statSync } from 'node:fs';
+import { statfsSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { KINDS, type Kind, type ResetEvent } from './event.js';
 import { parseCode } from './codes.js';
 import { RstraceError } from './errors.js';
 import { isoToMs } from './enrich/clock.js';
+import { mountsOfType, readMountinfo } from './kernel/mounts.js';
 
 export interface EventFilter {
   /** owning process id */
@@ -131,19 +132,8 @@ function cgroupDirId(dir: string): number | null {
 
 /** Mount points of cgroup2 file systems; the usual places when /proc is not readable. */
 function cgroup2Mounts(): string[] {
-  try {
-    const found: string[] = [];
-    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-      // "36 25 0:31 / /sys/fs/cgroup/unified rw,... shared:10 - cgroup2 cgroup2 rw"
-      const [left, right] = line.split(' - ');
-      if (right?.startsWith('cgroup2 ')) {
-        const mountPoint = left.split(' ')[4];
-        if (mountPoint) found.push(mountPoint.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
-      }
-    }
-    if (found.length) return found;
-  } catch { /* fall through */ }
-  return ['/sys/fs/cgroup', '/sys/fs/cgroup/unified'];
+  const found = mountsOfType(readMountinfo(), 'cgroup2');
+  return found.length ? found : ['/sys/fs/cgroup', '/sys/fs/cgroup/unified'];
 }
 
 /** `--since`/`--until`: ISO time ("2026-11-26T07:00:00Z", "2026-11-26 07:00"), relative ("10m" = 10 minutes ago), or "now". */

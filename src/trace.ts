@@ -18,6 +18,7 @@ import { JsonLinesSink } from './sinks/jsonl-sink.js';
 import { TraceFileWriter } from './tracefile/writer.js';
 import type { OptionValue } from './tracefile/format.js';
 import { optionalProgramsMissing } from './kernel/support.js';
+import { PRIVILEGES_REMEDY } from './kernel/privileges.js';
 
 export interface TraceOptions {
   json: boolean;
@@ -88,7 +89,7 @@ function openTracer(opts: TracerOptions): NativeTracer {
     const e = err as NativeError;
     const msg = e.message.replace(/:.*$/, '');
     if (e.errno === 1 || e.errno === 13) {
-      throw new RstraceError(`${msg}: permission denied`, 'run as root or grant CAP_BPF and CAP_PERFMON (and CAP_NET_ADMIN)', 1);
+      throw new RstraceError(`${msg}: permission denied`, PRIVILEGES_REMEDY, 1);
     }
     throw new RstraceError(e.message.split(': ').slice(0, -1).join(': ') || e.message, e.remedy ?? "run 'rstrace doctor'", 1);
   }

@@ -1,7 +1,7 @@
-/** `rstrace doctor`: commander wiring (the checks are in src/doctor.ts). */
+/** `rstrace doctor`: commander wiring (the work is in src/doctor/). */
 import type { Command } from 'commander';
 import { reportCliError } from '../errors.js';
-import { renderDoctor, runDoctor } from '../doctor.js';
+import { renderDoctor, runDoctor } from '../doctor/run.js';
 
 export function registerDoctorCommand(program: Command): void {
   program

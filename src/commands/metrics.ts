@@ -1,6 +1,7 @@
 /** `rstrace metrics`: commander wiring for the Prometheus endpoint (the work is in src/sinks/metrics.ts and src/trace.ts). */
 import { Command, InvalidArgumentError } from 'commander';
 import { runTrace, type TraceOptions } from '../trace.js';
+import { PRIVILEGES_HELP } from '../kernel/privileges.js';
 import { DEFAULT_LISTEN, DEFAULT_MAX_COMMS, MetricsSink } from '../sinks/metrics.js';
 import { filtersFrom, positiveNumber, addFilterOptions, type FilterOptions } from './options.js';
 
@@ -51,7 +52,7 @@ Examples:
   rstrace metrics --listen [::1]:9477        IPv6 loopback
   rstrace metrics --port 443 --max-comms 20  resets on port 443 only, 20 process names
   curl -s 127.0.0.1:9477/metrics | grep ^rstrace_resets_total
-Needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF; see 'rstrace doctor'.`)
+${PRIVILEGES_HELP}`)
     .action(async (opts: Opts) => {
       // Bad filters and a bad address fail before anything is attached or bound.
       const filters = filtersFrom(opts);

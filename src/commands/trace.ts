@@ -1,6 +1,7 @@
 /** `rstrace trace`: commander wiring for a live trace (the work is in src/trace.ts). */
 import { Command, Option } from 'commander';
 import { runTrace } from '../trace.js';
+import { PRIVILEGES_HELP } from '../kernel/privileges.js';
 import { filtersFrom, positiveInt, positiveNumber, addFilterOptions, type FilterOptions } from './options.js';
 
 interface Opts extends FilterOptions {
@@ -43,7 +44,7 @@ Examples:
   rstrace trace --json --duration 60 | jq .  JSON lines for a minute
   rstrace trace -o resets.rstrace --port 443 record resets on port 443
   rstrace trace --code syn-unknown-port -c 10
-Needs root (or CAP_BPF + CAP_PERFMON) and a kernel with BTF; see 'rstrace doctor'.`)
+${PRIVILEGES_HELP}`)
     .action(async (opts: Opts) => {
       const filters = filtersFrom(opts);
       const code = await runTrace({

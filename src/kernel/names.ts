@@ -3,29 +3,46 @@
  * names, syscall numbers that classification needs, and the kernel's
  * `enum sk_rst_reason`, read from BTF at run time rather than copied.
  */
+import { constants as osConstants } from 'node:os';
 import { FLAG, type RawRecord } from '../decode.js';
 import { addon } from './addon.js';
 
-const TCP_STATES = [
-  null, 'ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE',
-  'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING', 'NEW_SYN_RECV',
-] as const;
-
-export function tcpStateName(state: number): string | null {
-  return TCP_STATES[state] ?? null;
-}
-
+/** TCP states (include/net/tcp_states.h, stable uapi): the one table in TypeScript. */
 export const TCP_STATE = {
   ESTABLISHED: 1, SYN_SENT: 2, SYN_RECV: 3, FIN_WAIT1: 4, FIN_WAIT2: 5, TIME_WAIT: 6, CLOSE: 7,
   CLOSE_WAIT: 8, LAST_ACK: 9, LISTEN: 10, CLOSING: 11, NEW_SYN_RECV: 12,
 } as const;
 
+export type TcpStateName = keyof typeof TCP_STATE;
+
+/** Indexed by state number: one array load per event on the live path. */
+const TCP_STATE_NAMES: readonly (TcpStateName | undefined)[] = (() => {
+  const names: (TcpStateName | undefined)[] = [];
+  for (const [name, n] of Object.entries(TCP_STATE) as [TcpStateName, number][]) names[n] = name;
+  return names;
+})();
+
+export function tcpStateName(state: number): TcpStateName | null {
+  return TCP_STATE_NAMES[state] ?? null;
+}
+
+/** The errnos that classification tests by name. */
 export const ERRNO = {
   EACCES: 13, ENETUNREACH: 101, ECONNABORTED: 103, ECONNRESET: 104, ETIMEDOUT: 110,
   ECONNREFUSED: 111, EHOSTDOWN: 112, EHOSTUNREACH: 113, EPROTO: 71, ENONET: 64,
 } as const;
 
-const ERRNO_NAMES = new Map<number, string>(Object.entries(ERRNO).map(([k, v]) => [v, k]));
+/**
+ * errno -> name for messages: the table above, then Node's table of this
+ * platform's errnos (which lacks some, e.g. EHOSTDOWN; the first name of
+ * aliases such as EAGAIN/EWOULDBLOCK), plus the kernel-internal ENOTSUPP
+ * (524) that BPF attach returns and no libc names.
+ */
+const ERRNO_NAMES: ReadonlyMap<number, string> = (() => {
+  const names = new Map<number, string>([...Object.entries(ERRNO).map(([k, v]): [number, string] => [v, k]), [524, 'ENOTSUPP']]);
+  for (const [name, n] of Object.entries(osConstants.errno)) if (!names.has(n)) names.set(n, name);
+  return names;
+})();
 
 export function errnoName(n: number): string {
   return ERRNO_NAMES.get(n) ?? `errno ${n}`;

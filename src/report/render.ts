@@ -6,6 +6,7 @@
  */
 import { displayTime, isoToMs } from '../enrich/clock.js';
 import { KINDS } from '../event.js';
+import { inert } from '../text/inert.js';
 import type { Report } from './summarize.js';
 
 const BLOCKS = '▁▂▃▄▅▆▇█';
@@ -13,7 +14,7 @@ const BLOCKS = '▁▂▃▄▅▆▇█';
 export function renderReport(r: Report): string {
   const out: string[] = [];
   const files = r.files.length === 1 ? r.files[0] : `${r.files.length} files`;
-  out.push(`${num(r.total)} resets in ${safe(files)}${r.firstTime ? `, ${when(r.firstTime)} to ${when(r.lastTime ?? r.firstTime)} UTC (${duration(r.firstTime, r.lastTime)})` : ''}`);
+  out.push(`${num(r.total)} resets in ${inert(files)}${r.firstTime ? `, ${when(r.firstTime)} to ${when(r.lastTime ?? r.firstTime)} UTC (${duration(r.firstTime, r.lastTime)})` : ''}`);
   const counters = [`lost in kernel: ${num(r.lost)}`, `filtered while tracing: ${num(r.filtered)}`];
   if (r.excluded) counters.push(`left out by this report's filter: ${num(r.excluded)}`);
   out.push(counters.join('   '));
@@ -30,10 +31,10 @@ export function renderReport(r: Report): string {
 
   out.push('', `Top processes (${num(r.topProcesses.length)} of ${num(r.distinct.processes)})`);
   out.push(...table(['PID', 'COMM', 'COUNT', '%'],
-    r.topProcesses.map((p) => [p.pid === null ? '-' : String(p.pid), p.comm === null ? '-' : safe(p.comm), num(p.count), pct(p.count, r.total)]), 'rlrr'));
+    r.topProcesses.map((p) => [p.pid === null ? '-' : String(p.pid), p.comm === null ? '-' : inert(p.comm), num(p.count), pct(p.count, r.total)]), 'rlrr'));
 
   out.push('', `Top remote peers (${num(r.topPeers.length)} of ${num(r.distinct.peers)})`);
-  out.push(...table(['RADDR', 'COUNT', '%'], r.topPeers.map((p) => [safe(p.raddr), num(p.count), pct(p.count, r.total)]), 'lrr'));
+  out.push(...table(['RADDR', 'COUNT', '%'], r.topPeers.map((p) => [inert(p.raddr), num(p.count), pct(p.count, r.total)]), 'lrr'));
 
   out.push('', `Top local ports (${num(r.topLocalPorts.length)} of ${num(r.distinct.localPorts)})`);
   out.push(...table(['LPORT', 'COUNT', '%'], r.topLocalPorts.map((p) => [String(p.lport), num(p.count), pct(p.count, r.total)]), 'rrr'));
@@ -71,13 +72,8 @@ function pct(n: number, total: number): string {
   return total ? `${((100 * n) / total).toFixed(1)}%` : '-';
 }
 
-function safe(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
-
 function when(iso: string): string {
-  return safe(displayTime(iso));
+  return inert(displayTime(iso));
 }
 
 function duration(from: string, to: string | null): string {

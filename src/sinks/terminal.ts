@@ -5,18 +5,13 @@
  */
 import type { ResetEvent } from '../event.js';
 import { timeOfDay } from '../enrich/clock.js';
+import { inert } from '../text/inert.js';
 
 const COLUMNS = [
   ['TIME', 15], ['KIND', 8], ['CODE', 4], ['PID', 7], ['COMM', 15], ['LOCAL', 22], ['REMOTE', 22],
   ['STATE', 11], ['REASON', 22],
 ] as const;
 
-// C0, DEL, C1 controls and the bidi overrides that could reorder a line.
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
-
-export function inert(s: string): string {
-  return s.replace(UNSAFE, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
 
 function endpoint(addr: string, port: number, v6: boolean): string {
   return v6 ? `[${addr}]:${port}` : `${addr}:${port}`;

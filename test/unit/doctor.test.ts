@@ -3,7 +3,11 @@
  * no capabilities, no addon, a missing optional hook) and check the verdict.
  */
 import { describe, expect, it } from 'vitest';
-import { diagnose, hasCap, kernelVersion, memlockFromLimits, mountsOfType, parseLockdown, renderDoctor, statusField, HOOKS, type HostFacts } from '../../src/doctor.js';
+import { diagnose, kernelVersion, HOOKS } from '../../src/doctor/checks.js';
+import { memlockFromLimits, parseLockdown, statusField, type HostFacts } from '../../src/doctor/facts.js';
+import { renderDoctor } from '../../src/doctor/run.js';
+import { hasCap } from '../../src/kernel/privileges.js';
+import { mountsOfType } from '../../src/kernel/mounts.js';
 import type { HookProbe } from '../../src/kernel/addon.js';
 
 const ROOT_CAPS = 0x1ffffffffffn;

@@ -1,16 +1,12 @@
 /**
- * `rstrace doctor`: what this host offers a reset tracer, and what to do
- * about each gap. Two halves: `gatherFacts()` reads the host (/proc, /sys,
- * the addon's hook probes) and never throws; `diagnose()` turns the facts
- * into one check per line and is pure, so that unit tests can play any host
- * (an old kernel, no BTF, no capabilities, no addon).
+ * `rstrace doctor`, second half: host facts -> one check per line, each with
+ * what to do about it. Pure: facts in, report out.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { constants as osConstants, release as osRelease } from 'node:os';
-import { gunzipSync } from 'node:zlib';
-import { addon, type HookProbe, type NativeError } from './kernel/addon.js';
-import { RstraceError } from './errors.js';
-import { OPTIONAL_PROGRAMS } from './kernel/support.js';
+import { OPTIONAL_PROGRAMS } from '../kernel/support.js';
+import { errnoName } from '../kernel/names.js';
+import { canLoadTracing, hasCap, privilegesRemedyFor, SEE_PRIVILEGES, type CapName } from '../kernel/privileges.js';
+import { oneLine } from '../text/inert.js';
+import { BTF_PATH, type AddonFacts, type HostFacts } from './facts.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -28,20 +24,6 @@ export interface DoctorReport {
   checks: Check[];
 }
 
-export const BTF_PATH = '/sys/kernel/btf/vmlinux';
-
-/** Linux capability numbers (include/uapi/linux/capability.h). */
-export const CAP = {
-  DAC_READ_SEARCH: 2,
-  NET_ADMIN: 12,
-  SYS_PTRACE: 19,
-  SYS_ADMIN: 21,
-  SYS_RESOURCE: 24,
-  PERFMON: 38,
-  BPF: 39,
-} as const;
-export type CapName = keyof typeof CAP;
-
 /** The BPF programs in bpf/rstrace.bpf.c. Any program not listed is treated as required. */
 export const HOOKS: { name: string; section: string; required: boolean }[] = [
   { name: 'handle_send_reset', section: 'tp_btf/tcp_send_reset' },
@@ -50,171 +32,6 @@ export const HOOKS: { name: string; section: string; required: boolean }[] = [
   { name: 'handle_send_length', section: 'tp_btf/sock_send_length' },
   { name: 'handle_recv_length', section: 'tp_btf/sock_recv_length' },
 ].map((h) => ({ ...h, required: !(h.name in OPTIONAL_PROGRAMS) }));
-
-export type LockdownMode = 'none' | 'integrity' | 'confidentiality';
-
-/** Everything doctor looks at, read once. `null` means "could not be read". */
-export interface HostFacts {
-  release: string;
-  btfPresent: boolean;
-  euid: number | null;
-  /** CapEff from /proc/self/status */
-  capEff: bigint | null;
-  /** /proc/self/status Seccomp: 0 none, 1 strict, 2 filter */
-  seccomp: number | null;
-  unprivilegedBpfDisabled: number | null;
-  /** the addon loaded: its libbpf version, the BTF reset reasons, the hook probes */
-  addon: AddonFacts | { error: string; remedy: string };
-  lockdown: { mode: LockdownMode; source: string } | null;
-  /** CONFIG_KPROBES from the kernel config, when the config is readable */
-  kprobesConfigured: boolean | null;
-  tracefsMounts: string[];
-  cgroup2Mounts: string[];
-  /** "Max locked memory" soft limit in bytes; Infinity for unlimited */
-  memlockSoft: number | null;
-  /** the node binary that runs rstrace: file capabilities go there, not on the script */
-  execPath: string;
-}
-
-export interface AddonFacts {
-  libbpf: string;
-  /** number of values of enum sk_rst_reason; null when the kernel has none */
-  resetReasons: number | null;
-  probes: HookProbe[] | { error: string };
-}
-
-// ---------------------------------------------------------------- facts
-
-function readText(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
-/** A field of /proc/self/status, e.g. "CapEff". */
-export function statusField(status: string, field: string): string | null {
-  const m = new RegExp(`^${field}:\\s*(\\S+)`, 'm').exec(status);
-  return m ? m[1] : null;
-}
-
-/** Mount points of the given file system type, from /proc/self/mountinfo text. */
-export function mountsOfType(mountinfo: string, fstype: string): string[] {
-  const found: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    // "43 23 0:13 / /sys/kernel/tracing rw,relatime - tracefs nodev rw"
-    const [left, right] = line.split(' - ');
-    if (right?.split(' ')[0] === fstype) {
-      const mountPoint = left.split(' ')[4];
-      if (mountPoint) found.push(mountPoint.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
-    }
-  }
-  return found;
-}
-
-/** The soft "Max locked memory" limit from /proc/self/limits text, in bytes. */
-export function memlockFromLimits(limits: string): number | null {
-  const m = /^Max locked memory\s+(\S+)/m.exec(limits);
-  if (!m) return null;
-  return m[1] === 'unlimited' ? Infinity : Number(m[1]);
-}
-
-/** "none [integrity] confidentiality" -> integrity */
-export function parseLockdown(text: string): LockdownMode | null {
-  const m = /\[(none|integrity|confidentiality)\]/.exec(text);
-  return m ? (m[1] as LockdownMode) : null;
-}
-
-function kernelConfig(release: string): string | null {
-  try {
-    return gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
-  } catch {
-    return readText(`/boot/config-${release}`);
-  }
-}
-
-/**
- * The lockdown mode: from securityfs when it is mounted, otherwise what the
- * kernel command line or the build configuration forces.
- */
-function lockdownFacts(config: string | null): HostFacts['lockdown'] {
-  const live = readText('/sys/kernel/security/lockdown');
-  if (live !== null) {
-    const mode = parseLockdown(live);
-    if (mode) return { mode, source: '/sys/kernel/security/lockdown' };
-  }
-  const cmdline = readText('/proc/cmdline') ?? '';
-  const arg = /(?:^|\s)lockdown=(integrity|confidentiality|none)\b/.exec(cmdline);
-  if (arg) return { mode: arg[1] as LockdownMode, source: 'lockdown= on the kernel command line; securityfs not mounted' };
-  if (config !== null) {
-    const forced = /^CONFIG_LOCK_DOWN_KERNEL_FORCE_(NONE|INTEGRITY|CONFIDENTIALITY)=y/m.exec(config);
-    if (forced) {
-      const mode = forced[1].toLowerCase() as LockdownMode;
-      return { mode, source: `CONFIG_LOCK_DOWN_KERNEL_FORCE_${forced[1]}; securityfs not mounted` };
-    }
-    if (!/^CONFIG_SECURITY_LOCKDOWN_LSM=y/m.test(config)) return { mode: 'none', source: 'kernel built without CONFIG_SECURITY_LOCKDOWN_LSM' };
-  }
-  return null;
-}
-
-function addonFacts(): HostFacts['addon'] {
-  let a: ReturnType<typeof addon>;
-  try {
-    a = addon();
-  } catch (err) {
-    if (err instanceof RstraceError) return { error: err.message, remedy: err.remedy };
-    return { error: `the native addon did not load: ${oneLine(errorMessage(err))}`, remedy: "run 'make build' in the rstrace checkout" };
-  }
-  let libbpf = 'unknown';
-  let resetReasons: number | null = null;
-  try {
-    libbpf = a.libbpfVersion();
-    const values = a.btfEnum('sk_rst_reason');
-    resetReasons = values && values.length ? values.length : null;
-  } catch { /* reported through the checks that need them */ }
-  let probes: AddonFacts['probes'];
-  try {
-    probes = a.probeHooks();
-  } catch (err) {
-    const e = err as NativeError;
-    probes = { error: oneLine(errorMessage(err)) + (e.errno ? ` (${errnoName(e.errno)})` : '') };
-  }
-  return { libbpf, resetReasons, probes };
-}
-
-/** Reads the host. Never throws: whatever cannot be read is null. */
-export function gatherFacts(): HostFacts {
-  const status = readText('/proc/self/status') ?? '';
-  const capHex = statusField(status, 'CapEff');
-  const seccomp = statusField(status, 'Seccomp');
-  const unpriv = readText('/proc/sys/kernel/unprivileged_bpf_disabled');
-  const mountinfo = readText('/proc/self/mountinfo') ?? '';
-  const limits = readText('/proc/self/limits');
-  const release = osRelease();
-  const config = kernelConfig(release);
-  return {
-    release,
-    btfPresent: existsSync(BTF_PATH),
-    euid: typeof process.geteuid === 'function' ? process.geteuid() : null,
-    capEff: capHex && /^[0-9a-f]+$/i.test(capHex) ? BigInt('0x' + capHex) : null,
-    seccomp: seccomp !== null && /^\d+$/.test(seccomp) ? Number(seccomp) : null,
-    unprivilegedBpfDisabled: unpriv !== null && /^\s*\d+\s*$/.test(unpriv) ? Number(unpriv) : null,
-    addon: addonFacts(),
-    lockdown: lockdownFacts(config),
-    kprobesConfigured: config === null ? null : /^CONFIG_KPROBES=y/m.test(config),
-    tracefsMounts: mountsOfType(mountinfo, 'tracefs'),
-    cgroup2Mounts: mountsOfType(mountinfo, 'cgroup2'),
-    memlockSoft: limits === null ? null : memlockFromLimits(limits),
-    execPath: process.execPath,
-  };
-}
-
-// ---------------------------------------------------------------- checks
-
-export function hasCap(capEff: bigint | null, cap: CapName): boolean {
-  return capEff !== null && ((capEff >> BigInt(CAP[cap])) & 1n) === 1n;
-}
 
 /** "6.18.44-fc-v595" -> [6, 18]; null when it does not look like a Linux release. */
 export function kernelVersion(release: string): [number, number] | null {
@@ -225,34 +42,6 @@ export function kernelVersion(release: string): [number, number] | null {
 function atLeast(v: [number, number] | null, major: number, minor: number): boolean {
   return v !== null && (v[0] > major || (v[0] === major && v[1] >= minor));
 }
-
-/** Loading and attaching tracing programs: CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN for both. */
-export function canLoadTracing(capEff: bigint | null): boolean {
-  const admin = hasCap(capEff, 'SYS_ADMIN');
-  return (admin || hasCap(capEff, 'BPF')) && (admin || hasCap(capEff, 'PERFMON'));
-}
-
-function errnoName(errno: number): string {
-  if (errno === 524) return 'ENOTSUPP';
-  for (const [name, value] of Object.entries(osConstants.errno)) if (value === errno) return name;
-  return `errno ${errno}`;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Kernel and library text can hold newlines or control characters: one printable line. */
-function oneLine(text: string): string {
-  return text.replace(/[\r\n]+/g, ' ').replace(/[\x00-\x1f\x7f-\x9f]/g, '?').trim();
-}
-
-function privilegesRemedy(execPath: string): string {
-  return `run as root or grant CAP_BPF and CAP_PERFMON: AmbientCapabilities=CAP_BPF CAP_PERFMON CAP_NET_ADMIN in a systemd unit, or setcap cap_bpf,cap_perfmon,cap_net_admin+ep on a copy of ${execPath} kept for rstrace (file capabilities on the bin/rstrace script are ignored)`;
-}
-
-/** The short form, for the lines after the privileges check. */
-const SEE_PRIVILEGES = 'run as root or grant CAP_BPF and CAP_PERFMON (see privileges)';
 
 function kernelCheck(f: HostFacts, addonOk: boolean): Check {
   const v = kernelVersion(f.release);
@@ -291,7 +80,7 @@ function privilegesCheck(f: HostFacts): Check {
   if (!canLoadTracing(f.capEff)) {
     const missing = (['BPF', 'PERFMON'] as CapName[]).filter((c) => !hasCap(f.capEff, c)).map((c) => `CAP_${c}`);
     const dropped = f.euid === 0 ? ' (root whose capabilities were dropped: a container or setpriv/capsh?)' : '';
-    return { name: 'privileges', status: 'fail', detail: `${who}, ${caps}${dropped}: missing ${missing.join(' and ')}, so BPF programs cannot be loaded`, remedy: privilegesRemedy(f.execPath) };
+    return { name: 'privileges', status: 'fail', detail: `${who}, ${caps}${dropped}: missing ${missing.join(' and ')}, so BPF programs cannot be loaded`, remedy: privilegesRemedyFor(f.execPath) };
   }
   // Sockets that predate the trace are attributed from /proc/PID/fd, which
   // for other users' processes needs both of these.
@@ -447,17 +236,4 @@ export function diagnose(f: HostFacts): DoctorReport {
   // Only BTF, privileges and the required hooks (plus what they depend on:
   // the addon, bpf()) can fail, so "nothing failed" is "trace can work".
   return { ok: checks.every((c) => c.status !== 'fail'), checks };
-}
-
-export function runDoctor(): DoctorReport {
-  return diagnose(gatherFacts());
-}
-
-/** Aligned lines: "ok    BTF          /sys/kernel/btf/vmlinux present", "FAIL  privileges   ... -> remedy". */
-export function renderDoctor(report: DoctorReport): string {
-  const width = Math.max(...report.checks.map((c) => c.name.length)) + 2;
-  const label: Record<CheckStatus, string> = { ok: 'ok', warn: 'warn', fail: 'FAIL' };
-  const lines = report.checks.map((c) => `${label[c.status].padEnd(6)}${c.name.padEnd(width)}${c.detail}${c.status !== 'ok' && c.remedy ? ` -> ${c.remedy}` : ''}`);
-  lines.push(report.ok ? "=> 'rstrace trace' can run on this host" : "=> 'rstrace trace' cannot run on this host: fix the FAIL lines above");
-  return lines.join('\n') + '\n';
 }
