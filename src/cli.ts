@@ -1,6 +1,6 @@
 /** rstrace's command line: commander wiring only; each command lives in src/commands/. */
-import { Command, CommanderError } from 'commander';
-import { RstraceError } from './errors.js';
+import { Command } from 'commander';
+import { describeFailure, usageError } from './errors.js';
 import { registerTraceCommand } from './commands/trace.js';
 import { registerCodesCommand } from './commands/codes.js';
 import { registerReportCommand } from './commands/report.js';
@@ -8,13 +8,22 @@ import { registerExportCommand } from './commands/export.js';
 import { registerMetricsCommand } from './commands/metrics.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 
+/** Every way a command ends early goes through here: one line on stderr, exit 0, 1 or 2. */
+function exit(err: unknown, command = ''): never {
+  const { line, exitCode } = describeFailure(err, command);
+  if (line !== null) process.stderr.write(line + '\n');
+  if (process.env.RSTRACE_DEBUG && err instanceof Error && exitCode === 1) process.stderr.write(`${err.stack}\n`);
+  process.exit(exitCode);
+}
+
 const program = new Command();
 program
   .name('rstrace')
   .description('Trace TCP resets on this Linux host: who (process, container, peer), why (the kernel decision, as a reset code) and how often.')
   .version('0.1.0')
-  .exitOverride()
-  .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
+  // commander's own error text is replaced by exit()'s one line; help output is unchanged
+  .configureOutput({ outputError: () => {} })
+  .allowExcessArguments(false);
 
 registerTraceCommand(program);
 registerCodesCommand(program);
@@ -23,26 +32,13 @@ registerExportCommand(program);
 registerMetricsCommand(program);
 registerDoctorCommand(program);
 
-function fail(err: unknown): never {
-  if (err instanceof CommanderError) {
-    // help and version are not failures; every usage error exits 2
-    process.exit(err.exitCode === 0 ? 0 : 2);
-  }
-  if (err instanceof RstraceError) {
-    process.stderr.write(err.oneLine() + '\n');
-    process.exit(err.exitCode);
-  }
-  const e = err as Error;
-  process.stderr.write(`rstrace: ${e?.message ?? String(err)}: this is a bug in rstrace; please report it\n`);
-  if (process.env.RSTRACE_DEBUG) process.stderr.write(`${e?.stack}\n`);
-  process.exit(1);
-}
+program.exitOverride((err) => exit(err));
+for (const cmd of program.commands) cmd.exitOverride((err) => exit(err, cmd.name()));
 
 // `trace` is the default command: without this, a mistyped command would start a trace.
 const first = process.argv[2];
 if (first !== undefined && first !== 'help' && !first.startsWith('-') && !program.commands.some((c) => c.name() === first || c.aliases().includes(first))) {
-  process.stderr.write(`rstrace: unknown command '${first}': see 'rstrace --help' for the commands\n`);
-  process.exit(2);
+  exit(usageError(`unknown command '${first}'`, "see 'rstrace --help' for the commands"));
 }
 
-program.parseAsync(process.argv).catch(fail);
+program.parseAsync(process.argv).catch((err: unknown) => exit(err));

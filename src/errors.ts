@@ -4,7 +4,7 @@
  * bad usage or bad input, 1 for a runtime failure). The CLI prints it as one
  * line, never as a stack trace.
  */
-import type { CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 
 export type ExitCode = 1 | 2;
 
@@ -36,31 +36,58 @@ export function runtimeError(message: string, remedy: string): RstraceError {
   return new RstraceError(message, remedy, 1);
 }
 
+/** What ends the process: the one line for stderr (none for help and version) and the exit code. */
+export interface Failure {
+  line: string | null;
+  exitCode: 0 | ExitCode;
+}
+
 /**
- * Print an error from a command action as one line and set the exit code.
- * Anything that is not an `RstraceError` is a bug in rstrace: still one line,
- * exit 1, and an invitation to report it rather than a stack trace.
+ * The one error path of the CLI: commander's usage errors (bad values from
+ * the parsers in src/commands/options.ts, unknown options, missing
+ * arguments), RstraceErrors thrown by a command, and bugs, each as one line
+ * "rstrace: <what>: <remedy>". Usage is exit 2 (commander says 1), runtime
+ * failures 1; help and version output keep their 0.
+ * @param command the command's name for the help pointer ('' for rstrace itself)
  */
-export function reportCliError(err: unknown, stderr: (line: string) => void = writeStderr): void {
-  if (err instanceof RstraceError) {
-    stderr(err.oneLine());
-    process.exitCode = err.exitCode;
-    return;
-  }
+export function describeFailure(err: unknown, command = ''): Failure {
+  if (err instanceof CommanderError) return commanderFailure(err, command);
+  if (err instanceof RstraceError) return { line: err.oneLine(), exitCode: err.exitCode };
   const message = err instanceof Error ? err.message : String(err);
-  stderr(`rstrace: internal error: ${message.replace(/[\r\n]+/g, ' ')}: please report this at the project's issue tracker`);
-  process.exitCode = 1;
+  return { line: `rstrace: internal error: ${flat(message)}: this is a bug in rstrace; please report it`, exitCode: 1 };
 }
 
-/**
- * For `command.exitOverride()`: commander reports usage errors (unknown
- * option, missing argument) with exit code 1, but our contract says bad usage
- * is 2. Help and version output keep their 0.
- */
-export function commanderExit(err: CommanderError): never {
-  process.exit(err.exitCode === 0 ? 0 : 2);
+function commanderFailure(err: CommanderError, command: string): Failure {
+  if (err.exitCode === 0) return { line: null, exitCode: 0 };
+  const help = `see 'rstrace ${command ? command + ' ' : ''}--help'`;
+  const [first, ...rest] = err.message.replace(/^error: /, '').split('\n');
+  const suggestion = /^\(Did you mean (.*)\?\)$/.exec(rest.join(' ').trim())?.[1];
+  let m: RegExpExecArray | null;
+  switch (err.code) {
+    case 'commander.invalidArgument':
+      // our parsers' InvalidArgumentError text is already "<option>: <what>: <remedy>"
+      m = /is invalid(?: for argument '[^']*')?\. ([\s\S]*)$/.exec(err.message);
+      if (m) return usage(m[1]);
+      break;
+    case 'commander.unknownOption':
+    case 'commander.unknownCommand':
+      return usage(suggestion ? `${first}: did you mean ${suggestion}? (${help})` : `${first}: ${help} for the ${err.code === 'commander.unknownOption' ? 'options' : 'commands'}`);
+    case 'commander.optionMissingArgument':
+      m = /^option '(?:-\w, )?(\S+) (<[^>]*>)' argument missing$/.exec(first);
+      if (m) return usage(`${m[1]}: no value given: give ${m[1]} ${m[2]} (${help})`);
+      break;
+    case 'commander.excessArguments':
+      m = /^too many arguments(?: for '([^']*)')?\. Expected (\d+) arguments? but got (\d+)\.$/.exec(first);
+      if (m) return usage(`too many arguments${m[1] ? ` for '${m[1]}'` : ''} (expected ${m[2]}, got ${m[3]}): ${help}`);
+      break;
+  }
+  return usage(`${first.replace(/\.$/, '')}: ${help}`);
 }
 
-function writeStderr(line: string): void {
-  process.stderr.write(line + '\n');
+function usage(text: string): Failure {
+  return { line: `rstrace: ${flat(text)}`, exitCode: 2 };
+}
+
+function flat(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ');
 }

@@ -105,13 +105,25 @@ export function stdoutOutput(stream: NodeJS.WritableStream & { writableLength?: 
   };
 }
 
+const BAD_OUTPUT_PATH: Readonly<Record<string, string>> = {
+  ENOENT: 'its directory does not exist',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'it is a directory',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'the file system is read-only',
+};
+
 /** A file, created 0600 like the trace it comes from (it names the same processes and peers). */
 export function fileOutput(path: string): ExportOutput {
   let fd: number;
   try {
     fd = openSync(path, 'w', 0o600);
   } catch (err) {
-    throw new RstraceError(`cannot create ${path}: ${(err as Error).message}`, 'give -o a path in a directory you can write to', 1);
+    const why = BAD_OUTPUT_PATH[(err as NodeJS.ErrnoException).code ?? ''];
+    // a path that cannot be a file here is bad input (exit 2); anything else failed at run time
+    if (why) throw new RstraceError(`cannot create ${path}: ${why}`, 'give -o a path in a directory you can write to', 2);
+    throw new RstraceError(`cannot create ${path}: ${(err as Error).message}`, 'check the file system, or write elsewhere', 1);
   }
   let open = true;
   return {

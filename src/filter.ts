@@ -8,7 +8,7 @@ import { isAbsolute, join } from 'node:path';
 import { KINDS, type Kind, type ResetEvent } from './event.js';
 import { parseCode } from './codes.js';
 import { RstraceError } from './errors.js';
-import { isoToMs } from './enrich/clock.js';
+import { formatIsoMs, isoToMs } from './enrich/clock.js';
 import { mountsOfType, readMountinfo } from './kernel/mounts.js';
 
 export interface EventFilter {
@@ -31,42 +31,63 @@ const CGROUP2_SUPER_MAGIC = 0x63677270;
 const MAX_U32 = 0xffffffff;
 
 /**
- * Build a filter from commander's option values (`--pid 1,2`, a repeated
+ * One value of each list option -> its typed value; a bad value is a usage
+ * error (RstraceError, exit 2) naming the option. The commander parsers
+ * (src/commands/options.ts) and `parseFilterOptions` both use these.
+ */
+export const FILTER_VALUE = {
+  pid: (v: string): number => integer('--pid', v, 0, MAX_U32, 'a process id, e.g. --pid 1234 or --pid 1234,5678'),
+  comm: (v: string): string => v,
+  port: (v: string): number => integer('--port', v, 0, 65535, 'a port number 0-65535, e.g. --port 443,8080'),
+  netns: (v: string): number => integer('--netns', v, 1, MAX_U32, 'a network namespace inode, as `stat -Lc %i /proc/PID/ns/net` prints it'),
+  cgroup: (v: string): number => resolveCgroupId(v),
+  code: (v: string): number => {
+    const c = parseCode(v);
+    if (!c) throw optionError('--code', v, 'a reset code number or key; `rstrace codes` lists them');
+    return c.code;
+  },
+  kind: (v: string): Kind => {
+    if (!(KINDS as readonly string[]).includes(v)) throw optionError('--kind', v, `one of ${KINDS.join(', ')}`);
+    return v as Kind;
+  },
+} as const;
+
+/** A list option's text: commas split, blanks dropped. */
+export function splitList(text: string): string[] {
+  return text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/** --since after --until is a usage error. */
+export function checkTimeRange(f: EventFilter): void {
+  if (f.since !== undefined && f.until !== undefined && f.since > f.until) {
+    throw new RstraceError(`--since ${formatIsoMs(f.since)} is after --until ${formatIsoMs(f.until)}`, 'swap them', 2);
+  }
+}
+
+/**
+ * Build a filter from option values as text (`--pid 1,2`, a repeated
  * option's array, or a number). Keys that are not filter options are ignored,
- * so a command can pass all its options.
+ * so a caller can pass all its options.
  */
 export function parseFilterOptions(opts: Record<string, unknown>, now: number = Date.now()): EventFilter {
   const f: EventFilter = {};
   const pids = list(opts.pid);
-  if (pids) f.pids = pids.map((v) => integer('--pid', v, 0, MAX_U32, 'a process id, e.g. --pid 1234 or --pid 1234,5678'));
+  if (pids) f.pids = pids.map(FILTER_VALUE.pid);
   const comms = list(opts.comm);
   if (comms) f.comms = comms;
   const ports = list(opts.port);
-  if (ports) f.ports = ports.map((v) => integer('--port', v, 0, 65535, 'a port number 0-65535, e.g. --port 443,8080'));
+  if (ports) f.ports = ports.map(FILTER_VALUE.port);
   const netns = list(opts.netns);
-  if (netns) f.netns = netns.map((v) => integer('--netns', v, 1, MAX_U32, 'a network namespace inode, as `stat -Lc %i /proc/PID/ns/net` prints it'));
+  if (netns) f.netns = netns.map(FILTER_VALUE.netns);
   const cgroups = list(opts.cgroup);
-  if (cgroups) f.cgroups = cgroups.map((v) => resolveCgroupId(v));
+  if (cgroups) f.cgroups = cgroups.map(FILTER_VALUE.cgroup);
   const codes = list(opts.code);
-  if (codes) {
-    f.codes = codes.map((v) => {
-      const c = parseCode(v);
-      if (!c) throw optionError('--code', v, 'a reset code number or key; `rstrace codes` lists them');
-      return c.code;
-    });
-  }
+  if (codes) f.codes = codes.map(FILTER_VALUE.code);
   const kinds = list(opts.kind);
-  if (kinds) {
-    f.kinds = kinds.map((v) => {
-      if (!(KINDS as readonly string[]).includes(v)) throw optionError('--kind', v, `one of ${KINDS.join(', ')}`);
-      return v as Kind;
-    });
-  }
+  if (kinds) f.kinds = kinds.map(FILTER_VALUE.kind);
   if (opts.since !== undefined && opts.since !== null) f.since = parseWhen('--since', String(opts.since), now);
   if (opts.until !== undefined && opts.until !== null) f.until = parseWhen('--until', String(opts.until), now);
-  if (f.since !== undefined && f.until !== undefined && f.since > f.until) {
-    throw new RstraceError(`--since ${String(opts.since)} is after --until ${String(opts.until)}`, 'swap them', 2);
-  }
+  checkTimeRange(f);
   return f;
 }
 
@@ -158,8 +179,7 @@ export function parseWhen(option: string, text: string, now: number = Date.now()
 /** Option values as a list: commas split, blanks dropped; undefined when the option is absent. */
 function list(value: unknown): string[] | undefined {
   if (value === undefined || value === null || value === false) return undefined;
-  const items = (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(','))
-    .map((s) => s.trim()).filter((s) => s !== '');
+  const items = (Array.isArray(value) ? value : [value]).flatMap((v) => splitList(String(v)));
   return items.length ? items : undefined;
 }
 

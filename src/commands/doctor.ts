@@ -1,6 +1,5 @@
 /** `rstrace doctor`: commander wiring (the work is in src/doctor/). */
 import type { Command } from 'commander';
-import { reportCliError } from '../errors.js';
 import { renderDoctor, runDoctor } from '../doctor/run.js';
 
 export function registerDoctorCommand(program: Command): void {
@@ -13,13 +12,8 @@ Each line is one check: ok, warn (rstrace works, with less) or FAIL (trace
 cannot run), then what was found and, after '->', what to do about it.
 Exit status: 0 when 'rstrace trace' can run here, 1 when it cannot.`)
     .action((opts: { json?: boolean }) => {
-      try {
-        const report = runDoctor();
-        process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : renderDoctor(report));
-        process.exitCode = report.ok ? 0 : 1;
-      } catch (err) {
-        // runDoctor reads defensively; anything else is a bug, still one line
-        reportCliError(err);
-      }
+      const report = runDoctor();
+      process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : renderDoctor(report));
+      process.exitCode = report.ok ? 0 : 1;
     });
 }

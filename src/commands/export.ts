@@ -1,18 +1,13 @@
 /** `rstrace export FILE`: commander wiring (the work is in src/export.ts). */
 import type { Command } from 'commander';
-import { reportCliError } from '../errors.js';
-import { exportTrace, fileOutput, parseFormat, stdoutOutput } from '../export.js';
-import { parseFilterOptions } from '../filter.js';
+import { exportTrace, fileOutput, stdoutOutput, type ExportFormat } from '../export.js';
 import { describeDamage } from '../tracefile/format.js';
-import { addFilterOptions, type FilterOptions } from './options.js';
-import { SINCE_HELP, UNTIL_HELP } from './report.js';
+import { addFilterOptions, exportFormat, filterFrom, outputFile, type FilterOptions } from './options.js';
 import { schemaHelp } from '../event.js';
 
 interface ExportOpts extends FilterOptions {
-  format: string;
+  format: ExportFormat;
   output?: string;
-  since?: string;
-  until?: string;
 }
 
 export function registerExportCommand(program: Command): void {
@@ -20,11 +15,9 @@ export function registerExportCommand(program: Command): void {
     .command('export')
     .description('write a trace file out as JSON lines (exactly what `trace --json` printed) or CSV')
     .argument('<file>', 'a trace file written by `rstrace trace -o FILE`')
-    .option('-f, --format <format>', 'jsonl (one JSON event per line) or csv (RFC 4180, header row, empty for null)', 'jsonl')
-    .option('-o, --output <file>', 'write to this file (created mode 0600) instead of standard output');
-  addFilterOptions(cmd)
-    .option('--since <time>', SINCE_HELP)
-    .option('--until <time>', UNTIL_HELP)
+    .option('-f, --format <format>', 'jsonl (one JSON event per line) or csv (RFC 4180, header row, empty for null)', exportFormat, 'jsonl' as ExportFormat)
+    .option('-o, --output <file>', 'write to this file (created mode 0600) instead of standard output', outputFile);
+  addFilterOptions(cmd, { time: true })
     .addHelpText('after', `
 Fields, in this order: the keys of each JSON line (the JSON event contract,
 explained in the README) and the CSV columns; null (an empty CSV cell) where a
@@ -38,15 +31,9 @@ Examples:
   rstrace export resets.rstrace --format csv -o resets.csv
   duckdb -c "select comm, count(*) from read_json_auto('/dev/stdin') group by 1" < <(rstrace export resets.rstrace)`)
     .action(async (file: string, opts: ExportOpts) => {
-      try {
-        const format = parseFormat(opts.format);
-        const filter = parseFilterOptions({ ...opts });
-        const output = opts.output;
-        const out = output !== undefined ? () => fileOutput(output) : stdoutOutput;
-        const result = await exportTrace(file, format, out, filter);
-        if (result.damage) process.stderr.write(describeDamage(file, result.damage) + '\n');
-      } catch (err) {
-        reportCliError(err);
-      }
+      const output = opts.output;
+      const out = output !== undefined ? () => fileOutput(output) : stdoutOutput;
+      const result = await exportTrace(file, opts.format, out, filterFrom(opts));
+      if (result.damage) process.stderr.write(describeDamage(file, result.damage) + '\n');
     });
 }

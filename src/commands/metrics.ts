@@ -1,9 +1,9 @@
 /** `rstrace metrics`: commander wiring for the Prometheus endpoint (the work is in src/sinks/metrics.ts and src/trace.ts). */
-import { Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { runTrace, type TraceOptions } from '../trace.js';
 import { PRIVILEGES_HELP } from '../kernel/privileges.js';
 import { DEFAULT_LISTEN, DEFAULT_MAX_COMMS, MetricsSink } from '../sinks/metrics.js';
-import { filtersFrom, positiveNumber, addFilterOptions, type FilterOptions } from './options.js';
+import { filtersFrom, listenAddress, positiveSeconds, wholeNumber, addFilterOptions, type FilterOptions } from './options.js';
 
 interface Opts extends FilterOptions {
   listen: string;
@@ -11,23 +11,14 @@ interface Opts extends FilterOptions {
   duration?: number;
 }
 
-function wholeNumber(name: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
-      throw new InvalidArgumentError(`${name} takes a whole number of 0 or more, got '${value}'`);
-    }
-    return Number(value);
-  };
-}
-
 export function registerMetricsCommand(program: Command): void {
   const cmd = program
     .command('metrics')
     .description('serve TCP reset counts to Prometheus: resets by kind, code and process, lost events, process metrics')
-    .option('-l, --listen <addr>', 'HOST:PORT, [IPV6]:PORT, or :PORT for every address', DEFAULT_LISTEN)
+    .option('-l, --listen <addr>', 'HOST:PORT, [IPV6]:PORT, or :PORT for every address', listenAddress, DEFAULT_LISTEN)
     .option('--max-comms <n>', `process names kept as comm label values; further ones count as comm="other" (0: none)`,
       wholeNumber('--max-comms'), DEFAULT_MAX_COMMS)
-    .option('-d, --duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'));
+    .option('-d, --duration <seconds>', 'stop after this many seconds', positiveSeconds('--duration'));
   addFilterOptions(cmd)
     .addHelpText('after', `
 Serves http://ADDR/metrics in the Prometheus text format until Ctrl-C (or --duration):

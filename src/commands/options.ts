@@ -1,27 +1,85 @@
-/** Option parsers shared by the commands: bad values are usage errors (exit 2). */
+/**
+ * Every option value rstrace takes is parsed here, by a commander parser:
+ * a bad value throws commander's InvalidArgumentError carrying our
+ * "<what>: <remedy>", so that every bad value takes commander's one error
+ * path (src/cli.ts prints it as one line, exit 2) before any action runs, and
+ * actions get typed values.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseFilterOptions, type EventFilter } from '../filter.js';
+import { RstraceError } from '../errors.js';
+import { KINDS, type Kind } from '../event.js';
+import { parseFormat } from '../export.js';
+import { checkTimeRange, FILTER_VALUE, parseWhen, splitList, type EventFilter } from '../filter.js';
+import { parseListenAddress } from '../sinks/metrics.js';
 import type { TraceOptions } from '../trace.js';
-import { KINDS } from '../event.js';
 
-export function positiveInt(name: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) <= 0) {
-      throw new InvalidArgumentError(`${name} takes a whole number greater than 0, got '${value}'`);
+/** Wraps one of our value parsers (which throw RstraceError) for commander. */
+function valueParser<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (err) {
+      if (err instanceof RstraceError) throw new InvalidArgumentError(err.oneLine().replace(/^rstrace: /, ''));
+      throw err;
     }
-    return Number(value);
   };
 }
 
-export function positiveNumber(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} takes a number of seconds greater than 0, got '${value}'`);
+/** A comma-separated list option; given twice, the lists add up. */
+function listParser<T>(parse: (text: string) => T): (text: string, previous?: T[]) => T[] {
+  const one = valueParser(parse);
+  return (text, previous) => [...(previous ?? []), ...splitList(text).map(one)];
+}
+
+function invalid(option: string, text: string, expected: string): never {
+  throw new InvalidArgumentError(`${option}: '${text}' is not valid: give ${expected}`);
+}
+
+export function positiveInt(option: string): (text: string) => number {
+  return (text) => {
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)) || Number(text) <= 0) invalid(option, text, 'a whole number greater than 0');
+    return Number(text);
+  };
+}
+
+export function wholeNumber(option: string): (text: string) => number {
+  return (text) => {
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) invalid(option, text, 'a whole number of 0 or more');
+    return Number(text);
+  };
+}
+
+export function positiveSeconds(option: string): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (text.trim() === '' || !Number.isFinite(n) || n <= 0) invalid(option, text, 'a number of seconds greater than 0, e.g. 30 or 0.5');
     return n;
   };
 }
 
-/** The filter options, shared by `trace`, `report` and `metrics`. */
+export const exportFormat = valueParser(parseFormat);
+
+/** `-o FILE`: refused before anything runs when its directory does not exist (the file itself is created later). */
+export function outputFile(text: string): string {
+  if (text === '') invalid('--output', text, 'a file name');
+  const dir = dirname(text);
+  if (!existsSync(dir)) throw new InvalidArgumentError(`--output: directory ${dir} does not exist: create it first or give -o a path in an existing directory`);
+  if (!statSync(dir).isDirectory()) throw new InvalidArgumentError(`--output: ${dir} is not a directory: give -o a path in a directory`);
+  return text;
+}
+
+/** `--listen`: checked here so that a malformed address fails before anything is attached. */
+export const listenAddress = valueParser((text: string): string => {
+  parseListenAddress(text);
+  return text;
+});
+
+export const SINCE_HELP = 'only resets at or after this time: ISO (2026-11-26T07:00:00Z; UTC when no zone is given) or a duration ago (30s, 10m, 2h, 1d)';
+export const UNTIL_HELP = 'only resets at or before this time (same forms as --since)';
+
+/** The filter options, shared by `trace`, `report`, `export` and `metrics`. */
 export const FILTER_HELP = {
   pid: 'only resets owned by these process ids (comma-separated)',
   comm: 'only resets owned by processes with these command names',
@@ -32,32 +90,60 @@ export const FILTER_HELP = {
   kind: `only these kinds: ${KINDS.join(', ')}`,
 } as const;
 
-/** Adds the filter options shared by `trace`, `metrics`, `report` and `export`. */
-export function addFilterOptions(cmd: Command): Command {
-  return cmd
-    .option('--pid <pids>', FILTER_HELP.pid)
-    .option('--comm <names>', FILTER_HELP.comm)
-    .option('--port <ports>', FILTER_HELP.port)
-    .option('--netns <inodes>', FILTER_HELP.netns)
-    .option('--cgroup <pathOrId>', FILTER_HELP.cgroup)
-    .option('--code <codes>', FILTER_HELP.code)
-    .option('--kind <kinds>', FILTER_HELP.kind);
-}
-
-/** The filter options as commander gives them. */
+/** The filter options as the parsers give them. */
 export interface FilterOptions {
-  pid?: string;
-  comm?: string;
-  port?: string;
-  netns?: string;
-  cgroup?: string;
-  code?: string;
-  kind?: string;
+  pid?: number[];
+  comm?: string[];
+  port?: number[];
+  netns?: number[];
+  cgroup?: number[];
+  code?: number[];
+  kind?: Kind[];
+  since?: number;
+  until?: number;
 }
 
-/** Commander's filter options -> the user-space filter and the kernel's share of it. */
+/** Adds the filter options; `time` adds --since/--until (trace files only: a live trace has no past). */
+export function addFilterOptions(cmd: Command, { time = false } = {}): Command {
+  cmd
+    .option('--pid <pids>', FILTER_HELP.pid, listParser(FILTER_VALUE.pid))
+    .option('--comm <names>', FILTER_HELP.comm, listParser(FILTER_VALUE.comm))
+    .option('--port <ports>', FILTER_HELP.port, listParser(FILTER_VALUE.port))
+    .option('--netns <inodes>', FILTER_HELP.netns, listParser(FILTER_VALUE.netns))
+    .option('--cgroup <pathOrId>', FILTER_HELP.cgroup, listParser(FILTER_VALUE.cgroup))
+    .option('--code <codes>', FILTER_HELP.code, listParser(FILTER_VALUE.code))
+    .option('--kind <kinds>', FILTER_HELP.kind, listParser(FILTER_VALUE.kind));
+  if (time) {
+    cmd
+      .option('--since <time>', SINCE_HELP, valueParser((t: string) => parseWhen('--since', t)))
+      .option('--until <time>', UNTIL_HELP, valueParser((t: string) => parseWhen('--until', t)));
+  }
+  return cmd;
+}
+
+/** The parsed filter options -> the user-space filter (an empty list filters nothing, as no option). */
+export function filterFrom(opts: FilterOptions): EventFilter {
+  const f: EventFilter = {};
+  const some = <T>(list: T[] | undefined): T[] | undefined => (list && list.length ? list : undefined);
+  const set = <K extends keyof EventFilter>(key: K, value: EventFilter[K] | undefined): void => {
+    if (value !== undefined) f[key] = value;
+  };
+  set('pids', some(opts.pid));
+  set('comms', some(opts.comm));
+  set('ports', some(opts.port));
+  set('netns', some(opts.netns));
+  set('cgroups', some(opts.cgroup));
+  set('codes', some(opts.code));
+  set('kinds', some(opts.kind));
+  set('since', opts.since);
+  set('until', opts.until);
+  checkTimeRange(f);
+  return f;
+}
+
+/** The filter and the kernel's share of it, for a live trace. */
 export function filtersFrom(opts: FilterOptions): Pick<TraceOptions, 'filter' | 'kernelFilter'> {
-  const filter: EventFilter = parseFilterOptions({ ...opts }); // resolves --cgroup paths too
+  const filter = filterFrom(opts);
   // A filter of exactly one value can be done in the kernel, so filtered resets cost nothing.
   const single = (list: number[] | undefined): number | undefined => (list && list.length === 1 ? list[0] : undefined);
   const cgroup = single(filter.cgroups);

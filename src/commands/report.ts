@@ -1,20 +1,13 @@
 /** `rstrace report FILE...`: commander wiring (the work is in src/report/). */
 import type { Command } from 'commander';
-import { reportCliError } from '../errors.js';
-import { parseFilterOptions } from '../filter.js';
 import { renderReport } from '../report/render.js';
 import { reportFiles } from '../report/run.js';
-import { positiveInt, addFilterOptions, type FilterOptions } from './options.js';
+import { filterFrom, positiveInt, addFilterOptions, type FilterOptions } from './options.js';
 
 interface ReportOpts extends FilterOptions {
   json?: boolean;
   top: number;
-  since?: string;
-  until?: string;
 }
-
-export const SINCE_HELP = 'only resets at or after this time: ISO (2026-11-26T07:00:00Z; UTC when no zone is given) or a duration ago (30s, 10m, 2h, 1d)';
-export const UNTIL_HELP = 'only resets at or before this time (same forms as --since)';
 
 export function registerReportCommand(program: Command): void {
   const cmd = program
@@ -23,9 +16,7 @@ export function registerReportCommand(program: Command): void {
     .argument('<file...>', 'trace files written by `rstrace trace -o FILE` (several are summed)')
     .option('--json', 'print the report as one JSON object instead of tables')
     .option('--top <n>', 'rows in each top list', positiveInt('--top'), 10);
-  addFilterOptions(cmd)
-    .option('--since <time>', SINCE_HELP)
-    .option('--until <time>', UNTIL_HELP)
+  addFilterOptions(cmd, { time: true })
     .addHelpText('after', `
 Every reset code is listed, zeros included, so that "none of those" is an
 answer too. Lost counts come from each file's trailer; a file without one (the
@@ -38,13 +29,8 @@ Examples:
   rstrace report resets.rstrace --code closed-with-data --comm nginx
   rstrace report resets.rstrace --since 10m --json | jq '.byCode[] | select(.count > 0)'`)
     .action((files: string[], opts: ReportOpts) => {
-      try {
-        const filter = parseFilterOptions({ ...opts });
-        const { report, warnings } = reportFiles(files, filter, opts.top);
-        for (const w of warnings) process.stderr.write(w + '\n');
-        process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : renderReport(report));
-      } catch (err) {
-        reportCliError(err);
-      }
+      const { report, warnings } = reportFiles(files, filterFrom(opts), opts.top);
+      for (const w of warnings) process.stderr.write(w + '\n');
+      process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : renderReport(report));
     });
 }

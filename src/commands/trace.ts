@@ -1,8 +1,8 @@
 /** `rstrace trace`: commander wiring for a live trace (the work is in src/trace.ts). */
 import { Command, Option } from 'commander';
-import { runTrace } from '../trace.js';
+import { runTrace, type TraceOptions } from '../trace.js';
 import { PRIVILEGES_HELP } from '../kernel/privileges.js';
-import { filtersFrom, positiveInt, positiveNumber, addFilterOptions, type FilterOptions } from './options.js';
+import { filtersFrom, outputFile, positiveInt, positiveSeconds, addFilterOptions, type FilterOptions } from './options.js';
 
 interface Opts extends FilterOptions {
   json?: boolean;
@@ -13,10 +13,10 @@ interface Opts extends FilterOptions {
   assumeNoReason?: boolean;
 }
 
-/** The options as given, for the trace file's header (no undefined values). */
-function recordable(opts: Opts): Record<string, string | number | boolean> {
-  const out: Record<string, string | number | boolean> = {};
-  for (const [k, v] of Object.entries(opts)) if (v !== undefined) out[k] = v as string | number | boolean;
+/** The options as parsed, for the trace file's header (no undefined values). */
+function recordable(opts: Opts): TraceOptions['recorded'] {
+  const out: TraceOptions['recorded'] = {};
+  for (const [k, v] of Object.entries(opts) as [string, TraceOptions['recorded'][string] | undefined][]) if (v !== undefined) out[k] = v;
   return out;
 }
 
@@ -27,9 +27,9 @@ export function registerTraceCommand(program: Command): void {
     .allowExcessArguments(false)
     .description('trace TCP resets live: who (process, peer), why (reset code, kernel reason), as they happen')
     .option('--json', 'print one JSON object per event (the JSON event contract) instead of the table')
-    .option('-o, --output <file>', 'also record a trace file (msgpack) for `report` and `export` later')
+    .option('-o, --output <file>', 'also record a trace file (msgpack) for `report` and `export` later', outputFile)
     .option('--table', 'print the live table even when writing -o FILE')
-    .option('-d, --duration <seconds>', 'stop after this many seconds', positiveNumber('--duration'))
+    .option('-d, --duration <seconds>', 'stop after this many seconds', positiveSeconds('--duration'))
     .option('-c, --count <n>', 'stop after this many events', positiveInt('--count'));
   addFilterOptions(cmd)
     .addOption(new Option('--assume-no-reason', 'behave as on a kernel without sk_rst_reason (before 6.10)').hideHelp())

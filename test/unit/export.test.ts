@@ -86,6 +86,19 @@ describe('export', () => {
     expect(() => statSync(out)).toThrow();
   });
 
+  it('-o a directory, or a path under a missing one, is bad input (exit 2) with the reason in words', () => {
+    for (const [path, why] of [[dir, 'it is a directory'], [join(dir, 'gone', 'x.jsonl'), 'its directory does not exist']]) {
+      try {
+        fileOutput(path);
+        throw new Error('expected a usage error');
+      } catch (err) {
+        expect(err).toBeInstanceOf(RstraceError);
+        expect((err as RstraceError).exitCode).toBe(2);
+        expect((err as RstraceError).oneLine()).toBe(`rstrace: cannot create ${path}: ${why}: give -o a path in a directory you can write to`);
+      }
+    }
+  });
+
   it('stops quietly when stdout goes away (EPIPE)', async () => {
     const { PassThrough } = await import('node:stream');
     const sink = new PassThrough({ highWaterMark: 16 });

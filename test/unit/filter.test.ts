@@ -56,7 +56,7 @@ describe('filter options', () => {
   const cgroup2Mount = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((m) => {
     try { return statSync(join(m, 'cgroup.procs')).isFile(); } catch { return false; }
   });
-  it.skipIf(cgroup2Mount === undefined)('cgroup ids: a cgroup2 directory by its inode (skipped: no cgroup2 mount here)', () => {
+  it.skipIf(cgroup2Mount === undefined)('cgroup ids: a cgroup2 directory by its inode (needs a cgroup2 mount)', () => {
     const mount = cgroup2Mount as string;
     const ino = Number(statSync(mount).ino);
     expect(resolveCgroupId(mount)).toBe(ino);
