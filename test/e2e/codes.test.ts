@@ -12,16 +12,14 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, it, type ExpectStatic } from 'vitest';
 import type { ResetEvent } from '../../src/event.js';
-import { cleanup, netnsInode, netnsPath, nft, nftDropAll, nftFlush, sysctl, vethPair } from '../helpers/netns.js';
-import { endpoint, portOf, scope, sleep, type Scope } from '../helpers/scenarios.js';
+import { cleanup, netnsInode, netnsPath, nft, nftDropAll, nftFlush } from '../helpers/netns.js';
+import { endpoint, LOOPBACKS, portOf, scope, sleep, type Scope } from '../helpers/scenarios.js';
 import { stopAllTracers, type RunningTracer } from '../helpers/tracer.js';
 
 afterAll(async () => {
   await stopAllTracers();
   await cleanup();
 });
-
-const FAMILIES = [['ipv4', '127.0.0.1'], ['ipv6', '::1']] as const;
 
 /** A tracer that only sees namespace `ns` (and the given ports). */
 async function tracerIn(s: Scope, ns: string, ...ports: number[]): Promise<RunningTracer> {
@@ -32,29 +30,20 @@ const sentFrom = (lport: number, rport: number) => (e: ResetEvent) => e.kind ===
 const receivedOn = (lport: number, rport: number) => (e: ResetEvent) => e.kind === 'received' && e.lport === lport && e.rport === rport;
 const abortOf = (lport: number, rport: number) => (e: ResetEvent) => e.kind === 'abort' && e.lport === lport && e.rport === rport;
 
-/** Two namespaces joined by a veth: a (10.213.1.1) and b (10.213.1.2). */
-async function pair(s: Scope) {
-  const a = await s.netns('a');
-  const b = await s.netns('b');
-  const link = await vethPair(a, b, { addrA: '10.213.1.1/24', addrB: '10.213.1.2/24' });
-  return { a, b, link };
-}
-
 /** The received reset on the other end of a loopback connection: processed in the sender's task. */
 function expectPeerReceived(expect: ExpectStatic, e: ResetEvent, pid: number, state = 'ESTABLISHED') {
   expect(e).toMatchObject({ kind: 'received', code: 0, codeKey: 'remote-reset', reason: null, state, pid, comm: 'rstpeer', attribution: 'owner' });
 }
 
 describe('codes 11 and 0: connect() to a closed port', () => {
-  for (const [family, host] of FAMILIES) {
+  for (const { peer, family, host } of LOOPBACKS) {
     it(`${family}: sent 11 (NO_SOCKET, no owner) and received 0 in SYN_SENT on the client`, async (ctx) => {
       const { expect } = ctx;
       const s = scope(ctx);
       const ns = await s.netns('c11');
       const t = await tracerIn(s, ns);
-      const holder = s.peer([family === 'ipv4' ? 'tcp4' : 'tcp6', `bind=${endpoint(host, 0)}`, 'port', 'wait'], { netns: ns });
-      const port = Number(await holder.waitLine('port'));
-      const cli = s.peer([family === 'ipv4' ? 'tcp4' : 'tcp6', 'pid', `connect=${endpoint(host, port)}`, 'sockname'], { netns: ns });
+      const port = await s.closedPort(ns, host);
+      const cli = s.peer([peer, 'pid', `connect=${endpoint(host, port)}`, 'sockname'], { netns: ns });
       const clientPid = Number(await cli.waitLine('pid'));
       expect(await cli.waitLine(['connected', 'error'])).toBe('ECONNREFUSED');
       const clientPort = portOf(await cli.waitLine('sockname'));
@@ -75,7 +64,7 @@ describe('codes 11 and 0: connect() to a closed port', () => {
 });
 
 describe('code 6: application abort', () => {
-  for (const [family, host] of FAMILIES) {
+  for (const { family, host } of LOOPBACKS) {
     it(`${family}: linger-0 close() on the server: sent 6 in ESTABLISHED by the server, received 0 by the client`, async (ctx) => {
       const { expect } = ctx;
       const s = scope(ctx);
@@ -170,7 +159,7 @@ describe('code 6: application abort', () => {
 });
 
 describe('code 16: close() with unread data', () => {
-  for (const [family, host] of FAMILIES) {
+  for (const { family, host } of LOOPBACKS) {
     it(`${family}: sent 16 with the exact unread byte count, named after the closing server`, async (ctx) => {
       const { expect } = ctx;
       const s = scope(ctx);
@@ -303,21 +292,7 @@ describe('code 14: accept queue overflow with tcp_abort_on_overflow=1', () => {
     const s = scope(ctx);
     const ns = await s.netns('ovf');
     const t = await tracerIn(s, ns);
-    await sysctl(ns, 'net.ipv4.tcp_abort_on_overflow', 1);
-    const { pid: listenerPid, port } = await s.listener(ns, '127.0.0.1', ['wait'], { backlog: 1 });
-    const victim = s.peer(['tcp4', 'bind=127.0.0.1:0', 'port', 'wait', `connect=127.0.0.1:${port}`, 'wait', 'send=5', 'recv'], { netns: ns });
-    const vport = Number(await victim.waitLine('port'));
-    await nft(ns, `table inet rstrace_test {
-  chain input { type filter hook input priority -300; policy accept;
-    tcp sport ${vport} tcp dport ${port} tcp flags & syn == 0 drop; }
-}
-`);
-    victim.send();
-    await victim.waitLine('connected');
-    for (let i = 0; i < 2; i++) {
-      const filler = s.peer(['tcp4', `connect=127.0.0.1:${port}`, 'wait'], { netns: ns });
-      await filler.waitLine('connected');
-    }
+    const { listenerPid, port, victim, vport } = await s.overflowingListener(ns, ['recv']);
     await nftFlush(ns);
     victim.send();
     expect(await victim.waitLine('sent')).toBe('5');
@@ -473,7 +448,7 @@ describe.concurrent('timer and ICMP driven resets', () => {
   it('17: keepalive 1,1,2 across a veth, peer silenced: sent 17 with 2 probes, named after the client', async (ctx) => {
     const { expect } = ctx;
     const s = scope(ctx);
-    const { a, b, link } = await pair(s);
+    const { a, b, link } = await s.pair();
     const t = await tracerIn(s, a);
     const c = await s.connection(b, link.addrB, ['wait'], ['wait-error=10000'], { clientNetns: a, clientPre: ['keepalive=1,1,2'] });
     await nftDropAll(b);
@@ -488,7 +463,7 @@ describe.concurrent('timer and ICMP driven resets', () => {
   it('15: TCP_SYNCNT=1 to a silent namespace: abort 15 in SYN_SENT, named after the client', async (ctx) => {
     const { expect } = ctx;
     const s = scope(ctx);
-    const { a, b, link } = await pair(s);
+    const { a, b, link } = await s.pair();
     const t = await tracerIn(s, a);
     await nftDropAll(b);
     const cli = s.peer(['tcp4', 'pid', 'syncnt=1', 'bind=0.0.0.0:0', 'port', `connect=${link.addrB}:5000`], { netns: a });
@@ -524,7 +499,7 @@ describe.concurrent('timer and ICMP driven resets', () => {
   it('18: TCP_USER_TIMEOUT=1000, peer silenced, write: abort 18 with the unsent bytes, and no 17 or 10', async (ctx) => {
     const { expect } = ctx;
     const s = scope(ctx);
-    const { a, b, link } = await pair(s);
+    const { a, b, link } = await s.pair();
     const t = await tracerIn(s, a);
     const c = await s.connection(b, link.addrB, ['wait'], ['wait', 'send=100', 'unsent', 'wait-error=10000'],
       { clientNetns: a, clientPre: ['user-timeout=1000'] });

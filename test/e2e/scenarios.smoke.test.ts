@@ -6,50 +6,13 @@ import { existsSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import {
   capture, cleanup, createNetns, currentNetnsInode, deleteNetns, exec, liveNamespaces, netnsInode,
-  netnsPath, nft, nftDropAll, nftFlush, routerTopology, RST_FILTER as RST, run, sysctl, vethPair, type Capture,
+  netnsPath, nftDropAll, nftFlush, RST_FILTER as RST, run,
 } from '../helpers/netns.js';
-import { spawnPeer, type Peer } from '../helpers/peer.js';
+import { spawnPeer } from '../helpers/peer.js';
+import { endpoint, linkExists, LOOPBACKS, scope, settle, sleep, waitUntil } from '../helpers/scenarios.js';
 
 afterEach(cleanup);
 afterAll(cleanup);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A server that listens on an ephemeral port; resolves with the peer and the port. */
-async function listener(ns: string, host: string, after: string[], family = 'tcp4') {
-  const bindAddr = family === 'tcp6' ? `[${host}]:0` : `${host}:0`;
-  const srv = spawnPeer([family, `bind=${bindAddr}`, 'listen=8', 'port', ...after], { netns: ns });
-  const port = Number(await srv.waitLine('port'));
-  return { srv, port, addr: family === 'tcp6' ? `[${host}]:${port}` : `${host}:${port}` };
-}
-
-/** Stop a capture after `settleMs` and return its packet lines (for "no RST" assertions). */
-async function settle(cap: Capture, settleMs = 300): Promise<string[]> {
-  await sleep(settleMs);
-  return cap.stop();
-}
-
-/** Whether a link still exists in `ns` (tells whether the namespace at its other end lives). */
-async function linkExists(ns: string, ifname: string): Promise<boolean> {
-  return (await run(['ip', '-n', ns, 'link', 'show', ifname], { check: false })).code === 0;
-}
-
-async function waitUntil(what: string, cond: () => Promise<boolean>, timeoutMs: number): Promise<number> {
-  const start = Date.now();
-  while (Date.now() - start < timeoutMs) {
-    if (await cond()) return Date.now() - start;
-    await sleep(100);
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms`);
-}
-
-/** Two namespaces joined by a veth: a (10.213.1.1) and b (10.213.1.2). */
-async function pair() {
-  const a = await createNetns('a');
-  const b = await createNetns('b');
-  const link = await vethPair(a, b, { addrA: '10.213.1.1/24', addrB: '10.213.1.2/24' });
-  return { a, b, link };
-}
 
 describe('harness', () => {
   test('namespaces are unique, have loopback up, and cleanup removes them and kills their peers', async () => {
@@ -76,29 +39,14 @@ describe('harness', () => {
 });
 
 
-const FAMILIES = [['tcp4', '127.0.0.1'], ['tcp6', '::1']] as const;
-const endpoint = (host: string, port: number) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
-
-/** An established loopback connection in `ns`: the server runs `serverSteps` after accept. */
-async function connection(ns: string, family: 'tcp4' | 'tcp6', host: string, serverSteps: string[], clientSteps: string[]) {
-  const { srv, port } = await listener(ns, host, ['accept', ...serverSteps], family);
-  const cli = spawnPeer([family, `connect=${endpoint(host, port)}`, ...clientSteps], { netns: ns });
-  const local = await cli.waitLine(['connected', 'error']);
-  expect(local).toMatch(/:\d+$/);
-  await srv.waitLine('accepted');
-  const clientPort = Number(local.slice(local.lastIndexOf(':') + 1));
-  return { srv, cli, port, clientPort };
-}
-
 describe('codes 11 / 0: connect() to a port with no listener', () => {
-  for (const [family, host] of FAMILIES) {
-    test(`${family}: ECONNREFUSED, and a RST from the closed port crosses lo`, async () => {
-      const ns = await createNetns('refused');
-      // A bound socket that never listens holds the port, so nothing else can take it meanwhile.
-      const holder = spawnPeer([family, `bind=${endpoint(host, 0)}`, 'port', 'wait'], { netns: ns });
-      const port = Number(await holder.waitLine('port'));
+  for (const { peer: family, host } of LOOPBACKS) {
+    test(`${family}: ECONNREFUSED, and a RST from the closed port crosses lo`, async (ctx) => {
+      const s = scope(ctx);
+      const ns = await s.netns('refused');
+      const port = await s.closedPort(ns, host);
       const cap = await capture(ns, `${RST} and src port ${port}`);
-      const cli = spawnPeer([family, `connect=${endpoint(host, port)}`, 'state'], { netns: ns });
+      const cli = s.peer([family, `connect=${endpoint(host, port)}`, 'state'], { netns: ns });
       expect(await cli.waitLine(['connected', 'error'])).toBe('ECONNREFUSED');
       expect(await cli.waitLine('state')).toBe('CLOSE');
       const pkts = await cap.packets;
@@ -109,9 +57,10 @@ describe('codes 11 / 0: connect() to a port with no listener', () => {
 });
 
 describe('code 6: application abort', () => {
-  test('close() after SO_LINGER {1,0} sends a RST: the peer reads ECONNRESET', async () => {
-    const ns = await createNetns('linger0');
-    const { srv, cli, clientPort } = await connection(ns, 'tcp4', '127.0.0.1', ['recv-all'], ['wait', 'linger0', 'close']);
+  test('close() after SO_LINGER {1,0} sends a RST: the peer reads ECONNRESET', async (ctx) => {
+    const s = scope(ctx);
+    const ns = await s.netns('linger0');
+    const { srv, cli, clientPort } = await s.connection(ns, '127.0.0.1', ['recv-all'], ['wait', 'linger0', 'close']);
     const cap = await capture(ns, `${RST} and src port ${clientPort}`);
     await cli.waitLine('waiting');
     cli.send();
@@ -120,11 +69,12 @@ describe('code 6: application abort', () => {
     expect((await cap.packets)[0]).toContain('Flags [R.]');
   });
 
-  test('close() with SO_LINGER {1,0} in a new thread: the thread reports its own tid', async () => {
-    const ns = await createNetns('thread');
-    const { srv, port } = await listener(ns, '127.0.0.1', ['accept', 'recv-all']);
+  test('close() with SO_LINGER {1,0} in a new thread: the thread reports its own tid', async (ctx) => {
+    const s = scope(ctx);
+    const ns = await s.netns('thread');
+    const { srv, port } = await s.listener(ns, '127.0.0.1', ['accept', 'recv-all']);
     const cap = await capture(ns, `${RST} and dst port ${port}`);
-    const cli = spawnPeer(['tcp4', 'pid', `thread:connect=127.0.0.1:${port}`, 'linger0', 'thread:close'], { netns: ns });
+    const cli = s.peer(['tcp4', 'pid', `thread:connect=127.0.0.1:${port}`, 'linger0', 'thread:close'], { netns: ns });
     const pid = Number(await cli.waitLine('pid'));
     const connectTid = Number(await cli.waitLine('tid'));
     await cli.waitLine('connected');
@@ -138,9 +88,10 @@ describe('code 6: application abort', () => {
     expect(await cap.packets).toHaveLength(1);
   });
 
-  test('TCP_LINGER2=-1, shutdown(SHUT_WR) then close() in FIN_WAIT2: RST instead of a TIME_WAIT stand-in', async () => {
-    const ns = await createNetns('linger2');
-    const { srv, cli, clientPort } = await connection(ns, 'tcp4', '127.0.0.1', ['recv', 'wait', 'send=10', 'sockerr'],
+  test('TCP_LINGER2=-1, shutdown(SHUT_WR) then close() in FIN_WAIT2: RST instead of a TIME_WAIT stand-in', async (ctx) => {
+    const s = scope(ctx);
+    const ns = await s.netns('linger2');
+    const { srv, cli, clientPort } = await s.connection(ns, '127.0.0.1', ['recv', 'wait', 'send=10', 'sockerr'],
       ['linger2=-1', 'shutdown-wr', 'sleep=100', 'state', 'wait', 'close']);
     expect(await srv.waitLine('recv')).toBe('0'); // the client's FIN
     expect(await cli.waitLine('state')).toBe('FIN_WAIT2');
@@ -153,10 +104,11 @@ describe('code 6: application abort', () => {
     expect(await srv.waitLine(['sent', 'error'])).toBe('EPIPE');
   });
 
-  test('closing a listener with a connection still in its accept queue resets that connection', async () => {
-    const ns = await createNetns('lclose');
-    const { srv, port } = await listener(ns, '127.0.0.1', ['wait', 'close']);
-    const cli = spawnPeer(['tcp4', `connect=127.0.0.1:${port}`, 'recv'], { netns: ns });
+  test('closing a listener with a connection still in its accept queue resets that connection', async (ctx) => {
+    const s = scope(ctx);
+    const ns = await s.netns('lclose');
+    const { srv, port } = await s.listener(ns, '127.0.0.1', ['wait', 'close']);
+    const cli = s.peer(['tcp4', `connect=127.0.0.1:${port}`, 'recv'], { netns: ns });
     await cli.waitLine('connected'); // queued, never accepted
     const cap = await capture(ns, `${RST} and src port ${port}`);
     srv.send();
@@ -165,9 +117,10 @@ describe('code 6: application abort', () => {
     expect(await cap.packets).toHaveLength(1);
   });
 
-  test('connect(AF_UNSPEC) on an established socket sends a RST and leaves it CLOSE', async () => {
-    const ns = await createNetns('unspec');
-    const { srv, cli, clientPort } = await connection(ns, 'tcp4', '127.0.0.1', ['recv-all'], ['wait', 'unspec', 'state']);
+  test('connect(AF_UNSPEC) on an established socket sends a RST and leaves it CLOSE', async (ctx) => {
+    const s = scope(ctx);
+    const ns = await s.netns('unspec');
+    const { srv, cli, clientPort } = await s.connection(ns, '127.0.0.1', ['recv-all'], ['wait', 'unspec', 'state']);
     const cap = await capture(ns, `${RST} and src port ${clientPort}`);
     cli.send();
     expect(await cli.waitLine(['unspec', 'error'])).toBe('0');
@@ -178,10 +131,11 @@ describe('code 6: application abort', () => {
 });
 
 describe('code 16: close() with unread data', () => {
-  for (const [family, host] of FAMILIES) {
-    test(`${family}: the receiver closes without reading, the sender reads ECONNRESET`, async () => {
-      const ns = await createNetns('unread');
-      const { srv, cli, port } = await connection(ns, family, host, ['wait', 'unread', 'close'], ['send=1000', 'recv-all']);
+  for (const { peer: family, host } of LOOPBACKS) {
+    test(`${family}: the receiver closes without reading, the sender reads ECONNRESET`, async (ctx) => {
+      const s = scope(ctx);
+      const ns = await s.netns('unread');
+      const { srv, cli, port } = await s.connection(ns, host, ['wait', 'unread', 'close'], ['send=1000', 'recv-all']);
       expect(await cli.waitLine('sent')).toBe('1000');
       await srv.waitLine('waiting');
       const cap = await capture(ns, `${RST} and src port ${port}`);
@@ -196,9 +150,10 @@ describe('code 16: close() with unread data', () => {
 });
 
 describe('code 1: segment for a connection the application already closed', () => {
-  test('server shutdown()+close(), client sends later: RST from the TIME_WAIT stand-in, client sees EPIPE', async () => {
-    const ns = await createNetns('tw');
-    const { cli, port } = await connection(ns, 'tcp4', '127.0.0.1', ['shutdown-wr', 'close'],
+  test('server shutdown()+close(), client sends later: RST from the TIME_WAIT stand-in, client sees EPIPE', async (ctx) => {
+    const s = scope(ctx);
+    const ns = await s.netns('tw');
+    const { cli, port } = await s.connection(ns, '127.0.0.1', ['shutdown-wr', 'close'],
       ['recv', 'wait', 'send=10', 'sleep=100', 'state', 'sockerr']);
     expect(await cli.waitLine('recv')).toBe('0'); // the server's FIN
     const cap = await capture(ns, `${RST} and src port ${port}`);
@@ -216,9 +171,10 @@ describe('code 1: segment for a connection the application already closed', () =
 });
 
 describe('code 13: management reset', () => {
-  test('ss -K kills an established connection: owner ECONNABORTED, peer ECONNRESET, RST on lo', async () => {
-    const ns = await createNetns('ssk');
-    const { srv, cli, port } = await connection(ns, 'tcp4', '127.0.0.1', ['recv-all'], ['wait-error=5000', 'state']);
+  test('ss -K kills an established connection: owner ECONNABORTED, peer ECONNRESET, RST on lo', async (ctx) => {
+    const s = scope(ctx);
+    const ns = await s.netns('ssk');
+    const { srv, cli, port } = await s.connection(ns, '127.0.0.1', ['recv-all'], ['wait-error=5000', 'state']);
     const cap = await capture(ns, `${RST} and dst port ${port}`);
     const ss = await exec(ns, ['ss', '-K', '-t', 'dst', '127.0.0.1', 'dport', '=', `:${port}`]);
     expect(ss.stdout).toContain(`127.0.0.1:${port}`);
@@ -230,12 +186,10 @@ describe('code 13: management reset', () => {
 });
 
 describe('code 17: keepalive probes unanswered', () => {
-  test('keepalive=1,1,2 across a veth, peer silenced by nft: ETIMEDOUT in ~3 s, the prober sends a RST', async () => {
-    const { a, b, link } = await pair();
-    const { srv, port } = await listener(b, link.addrB, ['accept', 'wait']);
-    const cli = spawnPeer(['tcp4', 'keepalive=1,1,2', `connect=${link.addrB}:${port}`, 'wait-error=10000', 'state'], { netns: a });
-    await cli.waitLine('connected');
-    await srv.waitLine('accepted');
+  test('keepalive=1,1,2 across a veth, peer silenced by nft: ETIMEDOUT in ~3 s, the prober sends a RST', async (ctx) => {
+    const s = scope(ctx);
+    const { a, b, link } = await s.pair();
+    const { cli } = await s.connection(b, link.addrB, ['wait'], ['wait-error=10000', 'state'], { clientNetns: a, clientPre: ['keepalive=1,1,2'] });
     const start = Date.now();
     await nftDropAll(b);
     const cap = await capture(a, `${RST} and src host ${link.addrA}`);
@@ -249,13 +203,11 @@ describe('code 17: keepalive probes unanswered', () => {
 });
 
 describe('code 18: retransmission timeout', () => {
-  test('TCP_USER_TIMEOUT=1000, peer silenced, write: ETIMEDOUT in ~1 s and no RST on the wire', async () => {
-    const { a, b, link } = await pair();
-    const { srv, port } = await listener(b, link.addrB, ['accept', 'wait']);
-    const cli = spawnPeer(['tcp4', 'user-timeout=1000', `connect=${link.addrB}:${port}`, 'wait', 'send=100',
-      'unsent', 'wait-error=10000', 'state'], { netns: a });
-    await cli.waitLine('connected');
-    await srv.waitLine('accepted');
+  test('TCP_USER_TIMEOUT=1000, peer silenced, write: ETIMEDOUT in ~1 s and no RST on the wire', async (ctx) => {
+    const s = scope(ctx);
+    const { a, b, link } = await s.pair();
+    const { cli } = await s.connection(b, link.addrB, ['wait'], ['wait', 'send=100', 'unsent', 'wait-error=10000', 'state'],
+      { clientNetns: a, clientPre: ['user-timeout=1000'] });
     await nftDropAll(b);
     const cap = await capture(a, `tcp and host ${link.addrB}`, { count: 100 });
     const start = Date.now();
@@ -273,12 +225,13 @@ describe('code 18: retransmission timeout', () => {
 });
 
 describe('code 15: SYN timeout', () => {
-  test('TCP_SYNCNT=1 to a namespace that drops everything: ETIMEDOUT in ~3 s, no RST', async () => {
-    const { a, b, link } = await pair();
+  test('TCP_SYNCNT=1 to a namespace that drops everything: ETIMEDOUT in ~3 s, no RST', async (ctx) => {
+    const s = scope(ctx);
+    const { a, b, link } = await s.pair();
     await nftDropAll(b);
     const cap = await capture(a, `tcp and host ${link.addrB}`, { count: 100 });
     const start = Date.now();
-    const cli = spawnPeer(['tcp4', 'syncnt=1', `connect=${link.addrB}:5000`, 'state'], { netns: a });
+    const cli = s.peer(['tcp4', 'syncnt=1', `connect=${link.addrB}:5000`, 'state'], { netns: a });
     expect(await cli.waitLine(['connected', 'error', 'timeout'])).toBe('ETIMEDOUT');
     const elapsed = Date.now() - start;
     expect(elapsed).toBeGreaterThan(1_500);
@@ -291,11 +244,12 @@ describe('code 15: SYN timeout', () => {
 });
 
 describe('code 9: ICMP destination unreachable', () => {
-  test('router with an unreachable route: connect() fails with EHOSTUNREACH, ICMP seen, no RST', async () => {
-    const t = await routerTopology();
+  test('router with an unreachable route: connect() fails with EHOSTUNREACH, ICMP seen, no RST', async (ctx) => {
+    const s = scope(ctx);
+    const t = await s.topology();
     const cap = await capture(t.client, `icmp or ${RST}`, { count: 2 });
     const start = Date.now();
-    const cli = spawnPeer(['tcp4', `connect=${t.serverAddr}:5000`, 'state'], { netns: t.client });
+    const cli = s.peer(['tcp4', `connect=${t.serverAddr}:5000`, 'state'], { netns: t.client });
     expect(await cli.waitLine(['connected', 'error', 'timeout'])).toBe('EHOSTUNREACH');
     // The first ICMP reaches the socket while connect() still owns it (veth delivers in the same
     // softirq run): it is counted as LockDroppedIcmps and only the SYN retransmit's ICMP aborts.
@@ -306,44 +260,28 @@ describe('code 9: ICMP destination unreachable', () => {
     expect(pkts.every((l) => l.includes(`ICMP host ${t.serverAddr} unreachable`))).toBe(true);
   }, 20_000);
 
-  test('IPv6: the unreachable route answers ICMPv6 no-route, which gives ENETUNREACH', async () => {
-    const t = await routerTopology({ v6: true });
-    const cli = spawnPeer(['tcp6', `connect=[${t.serverAddr6}]:5000`, 'state'], { netns: t.client });
+  test('IPv6: the unreachable route answers ICMPv6 no-route, which gives ENETUNREACH', async (ctx) => {
+    const s = scope(ctx);
+    const t = await s.topology({ v6: true });
+    const cli = s.peer(['tcp6', `connect=[${t.serverAddr6}]:5000`, 'state'], { netns: t.client });
     expect(await cli.waitLine(['connected', 'error', 'timeout'])).toBe('ENETUNREACH');
     expect(await cli.waitLine('state')).toBe('CLOSE');
   }, 20_000);
 
-  test('without the unreachable route the same topology connects (the router forwards)', async () => {
-    const t = await routerTopology({ unreachable: false });
-    const { port } = await listener(t.server, '0.0.0.0', ['accept', 'wait']);
-    const cli = spawnPeer(['tcp4', `connect=${t.serverAddr}:${port}`], { netns: t.client });
+  test('without the unreachable route the same topology connects (the router forwards)', async (ctx) => {
+    const s = scope(ctx);
+    const t = await s.topology({ unreachable: false });
+    const { port } = await s.listener(t.server, '0.0.0.0', ['accept', 'wait']);
+    const cli = s.peer(['tcp4', `connect=${t.serverAddr}:${port}`], { netns: t.client });
     expect(await cli.waitLine(['connected', 'error', 'timeout'])).toMatch(/^10\.213\.1\.2:/);
   }, 20_000);
 });
 
 describe('code 14: accept queue overflow with tcp_abort_on_overflow=1', () => {
-  test('a handshake completed while the accept queue is full is answered with a RST', async () => {
-    const ns = await createNetns('ovf');
-    await sysctl(ns, 'net.ipv4.tcp_abort_on_overflow', 1);
-    // listen(1): the accept queue holds 2 (it is full when its length exceeds the backlog).
-    const srv = spawnPeer(['tcp4', 'bind=127.0.0.1:0', 'listen=1', 'port', 'wait'], { netns: ns });
-    const port = Number(await srv.waitLine('port'));
-    const victim = spawnPeer(['tcp4', 'bind=127.0.0.1:0', 'port', 'wait', `connect=127.0.0.1:${port}`, 'wait',
-      'send=5', 'recv', 'state'], { netns: ns });
-    const vport = Number(await victim.waitLine('port'));
-    // The victim's SYN gets through while the queue has room, but none of its later segments
-    // does, so its request socket stays in SYN_RECV while two others fill the accept queue.
-    await nft(ns, `table inet rstrace_test {
-  chain input { type filter hook input priority -300; policy accept;
-    tcp sport ${vport} tcp dport ${port} tcp flags & syn == 0 drop; }
-}
-`);
-    victim.send();
-    await victim.waitLine('connected'); // ESTABLISHED on its side; its ACK was dropped
-    for (let i = 0; i < 2; i++) {
-      const filler = spawnPeer(['tcp4', `connect=127.0.0.1:${port}`, 'wait'], { netns: ns });
-      await filler.waitLine('connected');
-    }
+  test('a handshake completed while the accept queue is full is answered with a RST', async (ctx) => {
+    const s = scope(ctx);
+    const ns = await s.netns('ovf');
+    const { port, victim, vport } = await s.overflowingListener(ns, ['recv', 'state']);
     const ss = await exec(ns, ['ss', '-tln', `sport = :${port}`]);
     expect(ss.stdout).toMatch(new RegExp(`LISTEN\\s+2\\s+1\\s`)); // Recv-Q 2 = queue length, Send-Q 1 = backlog
     await nftFlush(ns);
@@ -359,10 +297,11 @@ describe('code 14: accept queue overflow with tcp_abort_on_overflow=1', () => {
 });
 
 describe('code 8: namespace deletion with live connections', () => {
-  test('ip netns del does not touch a live connection; the namespace dies when its last process exits, peer sees only a FIN', async () => {
-    const { a, b, link } = await pair();
-    const { srv, port } = await listener(a, link.addrA, ['accept', 'recv', 'send=5', 'wait']);
-    const cli = spawnPeer(['tcp4', `connect=${link.addrA}:${port}`, 'wait', 'send=7', 'recv', 'recv', 'state', 'sockerr'], { netns: b });
+  test('ip netns del does not touch a live connection; the namespace dies when its last process exits, peer sees only a FIN', async (ctx) => {
+    const s = scope(ctx);
+    const { a, b, link } = await s.pair();
+    const { srv, port } = await s.listener(a, link.addrA, ['accept', 'recv', 'send=5', 'wait']);
+    const cli = s.peer(['tcp4', `connect=${link.addrA}:${port}`, 'wait', 'send=7', 'recv', 'recv', 'state', 'sockerr'], { netns: b });
     await cli.waitLine('connected');
     await srv.waitLine('accepted');
     await deleteNetns(a); // only the name goes: the server process still holds the namespace
@@ -380,11 +319,12 @@ describe('code 8: namespace deletion with live connections', () => {
     expect(await settle(cap)).toEqual([]);
   }, 20_000);
 
-  test('a socket open in another namespace keeps a deleted namespace alive until it is closed', async () => {
-    const { a, b, link } = await pair();
-    const { srv, port } = await listener(b, link.addrB, ['accept', 'recv', 'send=5', 'recv']);
+  test('a socket open in another namespace keeps a deleted namespace alive until it is closed', async (ctx) => {
+    const s = scope(ctx);
+    const { a, b, link } = await s.pair();
+    const { srv, port } = await s.listener(b, link.addrB, ['accept', 'recv', 'send=5', 'recv']);
     // Created in a, then the process moves to b: a is left with no process, only the socket.
-    const cli = spawnPeer(['tcp4', `connect=${link.addrB}:${port}`, `netns=${netnsPath(b)}`, 'wait', 'send=7', 'recv',
+    const cli = s.peer(['tcp4', `connect=${link.addrB}:${port}`, `netns=${netnsPath(b)}`, 'wait', 'send=7', 'recv',
       'state', 'wait', 'close', 'wait'], { netns: a });
     await cli.waitLine('connected');
     await cli.waitLine('netns');

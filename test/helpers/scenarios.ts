@@ -11,7 +11,9 @@
 //   });
 import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { createNetns, deleteNetns, routerTopology, run, type RouterTopology } from './netns.js';
+import {
+  createNetns, deleteNetns, nft, routerTopology, run, sysctl, vethPair, type Capture, type RouterTopology, type VethPair,
+} from './netns.js';
 import { spawnPeer, type Peer, type PeerOptions } from './peer.js';
 import { startTracer, type RunningTracer } from './tracer.js';
 
@@ -22,6 +24,34 @@ export const endpoint = (host: string, port: number): string =>
 export const portOf = (addr: string): number => Number(addr.slice(addr.lastIndexOf(':') + 1));
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The loopback of each family: rstpeer's family word, the JSON event's, and the address. */
+export const LOOPBACKS = [
+  { peer: 'tcp4', family: 'ipv4', host: '127.0.0.1' },
+  { peer: 'tcp6', family: 'ipv6', host: '::1' },
+] as const;
+
+export const peerFamily = (host: string): 'tcp4' | 'tcp6' => (host.includes(':') ? 'tcp6' : 'tcp4');
+
+/** Stop a capture after `settleMs` and return its packet lines (for "no RST" assertions). */
+export async function settle(cap: Capture, settleMs = 300): Promise<string[]> {
+  await sleep(settleMs);
+  return cap.stop();
+}
+
+/** Whether a link still exists in `ns` (tells whether the namespace at its other end lives). */
+export async function linkExists(ns: string, ifname: string): Promise<boolean> {
+  return (await run(['ip', '-n', ns, 'link', 'show', ifname], { check: false })).code === 0;
+}
+
+export async function waitUntil(what: string, cond: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    if (await cond()) return Date.now() - start;
+    await sleep(100);
+  }
+  throw new Error(`${what}: not within ${timeoutMs} ms`);
+}
 
 export interface Spawned {
   pid: number;
@@ -49,6 +79,49 @@ export class Scope {
     return t;
   }
 
+  /** Two namespaces of this scope joined by a veth: a (10.213.1.1) and b (10.213.1.2). */
+  async pair(): Promise<{ a: string; b: string; link: VethPair }> {
+    const a = await this.netns('a');
+    const b = await this.netns('b');
+    const link = await vethPair(a, b, { addrA: '10.213.1.1/24', addrB: '10.213.1.2/24' });
+    return { a, b, link };
+  }
+
+  /** A port on `host` in `ns` held by a bound socket that never listens: nothing else takes it meanwhile. */
+  async closedPort(ns: string, host: string): Promise<number> {
+    const holder = this.peer([peerFamily(host), `bind=${endpoint(host, 0)}`, 'port', 'wait'], { netns: ns });
+    return Number(await holder.waitLine('port'));
+  }
+
+  /**
+   * Code 14's stage: with tcp_abort_on_overflow=1, a listener (backlog 1) on 127.0.0.1 whose accept
+   * queue two fillers have filled while an nft rule (table inet rstrace_test) kept the victim's
+   * handshake in SYN_RECV on the listener's side; the victim is connected on its own side and
+   * runs `victimSteps` (after 'send=5') when sent a line. Flush the rule and send the victim a line
+   * to complete its handshake into the full queue.
+   */
+  async overflowingListener(ns: string, victimSteps: string[]) {
+    await sysctl(ns, 'net.ipv4.tcp_abort_on_overflow', 1);
+    // listen(1): the accept queue holds 2 (it is full when its length exceeds the backlog).
+    const { srv, pid: listenerPid, port } = await this.listener(ns, '127.0.0.1', ['wait'], { backlog: 1 });
+    const victim = this.peer(['tcp4', 'bind=127.0.0.1:0', 'port', 'wait', `connect=127.0.0.1:${port}`, 'wait', 'send=5', ...victimSteps], { netns: ns });
+    const vport = Number(await victim.waitLine('port'));
+    // The victim's SYN gets through while the queue has room, but none of its later segments
+    // does, so its request socket stays in SYN_RECV while two others fill the accept queue.
+    await nft(ns, `table inet rstrace_test {
+  chain input { type filter hook input priority -300; policy accept;
+    tcp sport ${vport} tcp dport ${port} tcp flags & syn == 0 drop; }
+}
+`);
+    victim.send();
+    await victim.waitLine('connected'); // ESTABLISHED on its side; its ACK was dropped
+    for (let i = 0; i < 2; i++) {
+      const filler = this.peer(['tcp4', `connect=127.0.0.1:${port}`, 'wait'], { netns: ns });
+      await filler.waitLine('connected');
+    }
+    return { srv, listenerPid, port, victim, vport };
+  }
+
   peer(steps: string[], opts: PeerOptions = {}): Peer {
     const p = spawnPeer(steps, opts);
     this.peers.push(p);
@@ -63,7 +136,7 @@ export class Scope {
 
   /** A server on HOST:0 in `ns` that prints pid and port, then runs `after`. */
   async listener(ns: string, host: string, after: string[], o: { family?: 'tcp4' | 'tcp6'; backlog?: number } = {}) {
-    const family = o.family ?? (host.includes(':') ? 'tcp6' : 'tcp4');
+    const family = o.family ?? peerFamily(host);
     const srv = this.peer([family, `bind=${endpoint(host, 0)}`, `listen=${o.backlog ?? 8}`, 'pid', 'port', ...after], { netns: ns });
     const pid = Number(await srv.waitLine('pid'));
     const port = Number(await srv.waitLine('port'));
@@ -76,7 +149,7 @@ export class Scope {
    * `clientSteps` after. Both pids are read from the peers.
    */
   async connection(ns: string, host: string, serverSteps: string[], clientSteps: string[], o: { clientNetns?: string; connectHost?: string; clientPre?: string[] } = {}) {
-    const family = host.includes(':') ? 'tcp6' : 'tcp4';
+    const family = peerFamily(host);
     const { srv, pid: serverPid, port } = await this.listener(ns, host, ['accept', ...serverSteps]);
     const cli = this.peer([family, 'pid', ...(o.clientPre ?? []), `connect=${endpoint(o.connectHost ?? host, port)}`, ...clientSteps], { netns: o.clientNetns ?? ns });
     const clientPid = Number(await cli.waitLine('pid'));
