@@ -91,3 +91,14 @@ function usage(text: string): Failure {
 function flat(text: string): string {
   return text.replace(/[\r\n]+/g, ' ');
 }
+
+/**
+ * For an action that catches its own errors: print `err` as describeFailure
+ * does and set the exit code. Actions may also just throw: src/cli.ts sends
+ * whatever escapes an action through describeFailure.
+ */
+export function reportCliError(err: unknown, stderr: (line: string) => void = (line) => process.stderr.write(line + '\n')): void {
+  const { line, exitCode } = describeFailure(err);
+  if (line !== null) stderr(line);
+  process.exitCode = exitCode;
+}

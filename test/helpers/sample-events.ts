@@ -2,7 +2,7 @@
  * Realistic ResetEvents for tests and benchmarks, from a seeded PRNG so that a
  * failing case can be replayed.
  */
-import { ATTRIBUTIONS, KINDS, type ResetEvent } from '../../src/event.js';
+import { ATTRIBUTIONS, EVENT_SCHEMA, KINDS, type FieldSpec, type ResetEvent } from '../../src/event.js';
 import { RESET_CODES } from '../../src/codes.js';
 import { formatEpochNs, formatIsoMs } from '../../src/enrich/clock.js';
 
@@ -20,9 +20,24 @@ export function makeRng(seed: number): () => number {
 
 export const BASE_NS = 1795158000_000000000n; // 2026-11-20T07:00:00Z
 
+/**
+ * An event in contract order from the fields given; a nullable field not
+ * given is null, so that a field added to EVENT_SCHEMA needs no edit here.
+ * A value given as undefined stays undefined (tests of the encoders use it).
+ */
+export function eventOf(fields: Partial<ResetEvent>): ResetEvent {
+  const out: Record<string, unknown> = {};
+  for (const f of EVENT_SCHEMA as readonly FieldSpec[]) {
+    if (f.name in fields) out[f.name] = (fields as Record<string, unknown>)[f.name];
+    else if (f.nullable) out[f.name] = null;
+    else throw new Error(`test event without its non-null field ${f.name}`);
+  }
+  return out as ResetEvent;
+}
+
 /** One plausible event; override any field. */
 export function sampleEvent(overrides: Partial<ResetEvent> = {}): ResetEvent {
-  return {
+  return eventOf({
     time: '2026-11-26T07:00:00.123456789Z',
     kind: 'sent',
     code: 16,
@@ -48,7 +63,7 @@ export function sampleEvent(overrides: Partial<ResetEvent> = {}): ResetEvent {
     probes: null,
     explanation: 'the application closed the socket with 512 bytes it had not read',
     ...overrides,
-  };
+  });
 }
 
 const COMMS = ['nginx', 'curl', 'java', 'envoy', 'python3', 'kworker/u8:2', 'weird "name",x', 'ünï\ncode'];
@@ -77,7 +92,7 @@ export function variedEvents(count: number, seed = 1): ResetEvent[] {
     const cookieText = rnd() < 0.1 ? (18446744073709551615n - BigInt(i)).toString()
       : rnd() < 0.05 ? '00' + i : cookie.toString();
     const timeText = rnd() < 0.03 ? formatIsoMs(Number(ns / 1000000n)) : formatEpochNs(ns);
-    events.push({
+    events.push(eventOf({
       time: timeText,
       kind: pick(KINDS),
       code: code.code,
@@ -102,7 +117,7 @@ export function variedEvents(count: number, seed = 1): ResetEvent[] {
       actorComm: maybe('ss', 0.8),
       probes: maybe(Math.floor(rnd() * 10), 0.8),
       explanation: code.name,
-    });
+    }));
   }
   return events;
 }
@@ -139,7 +154,7 @@ export function* stormEventStream(count: number, opts: StormOptions = {}): Gener
     cookie += 1 + Math.floor(rnd() * 3);
     const o = owners[Math.floor(rnd() * owners.length)];
     const closedWithData = rnd() < 0.7;
-    yield {
+    yield eventOf({
       time: formatEpochNs(ns),
       kind: 'sent',
       code: closedWithData ? 16 : 6,
@@ -164,6 +179,6 @@ export function* stormEventStream(count: number, opts: StormOptions = {}): Gener
       actorComm: null,
       probes: null,
       explanation: closedWithData ? 'closed with unread data' : 'aborted by the application (SO_LINGER 0)',
-    };
+    });
   }
 }
