@@ -1,7 +1,8 @@
 /**
- * Event filters shared by `trace`, `report` and `export`: parse commander's
- * option values once (bad values are usage errors that name the option),
- * then match events cheaply.
+ * Event filters shared by `trace`, `report`, `export` and `metrics`: one
+ * value parser per option (commander runs them, through
+ * src/commands/options.ts; a bad value is a usage error naming the option),
+ * then matching events cheaply.
  */
 import { statfsSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
@@ -33,7 +34,7 @@ const MAX_U32 = 0xffffffff;
 /**
  * One value of each list option -> its typed value; a bad value is a usage
  * error (RstraceError, exit 2) naming the option. The commander parsers
- * (src/commands/options.ts) and `parseFilterOptions` both use these.
+ * (src/commands/options.ts) wrap these, so a bad value takes commander's error path.
  */
 export const FILTER_VALUE = {
   pid: (v: string): number => integer('--pid', v, 0, MAX_U32, 'a process id, e.g. --pid 1234 or --pid 1234,5678'),
@@ -62,33 +63,6 @@ export function checkTimeRange(f: EventFilter): void {
   if (f.since !== undefined && f.until !== undefined && f.since > f.until) {
     throw new RstraceError(`--since ${formatIsoMs(f.since)} is after --until ${formatIsoMs(f.until)}`, 'swap them', 2);
   }
-}
-
-/**
- * Build a filter from option values as text (`--pid 1,2`, a repeated
- * option's array, or a number). Keys that are not filter options are ignored,
- * so a caller can pass all its options.
- */
-export function parseFilterOptions(opts: Record<string, unknown>, now: number = Date.now()): EventFilter {
-  const f: EventFilter = {};
-  const pids = list(opts.pid);
-  if (pids) f.pids = pids.map(FILTER_VALUE.pid);
-  const comms = list(opts.comm);
-  if (comms) f.comms = comms;
-  const ports = list(opts.port);
-  if (ports) f.ports = ports.map(FILTER_VALUE.port);
-  const netns = list(opts.netns);
-  if (netns) f.netns = netns.map(FILTER_VALUE.netns);
-  const cgroups = list(opts.cgroup);
-  if (cgroups) f.cgroups = cgroups.map(FILTER_VALUE.cgroup);
-  const codes = list(opts.code);
-  if (codes) f.codes = codes.map(FILTER_VALUE.code);
-  const kinds = list(opts.kind);
-  if (kinds) f.kinds = kinds.map(FILTER_VALUE.kind);
-  if (opts.since !== undefined && opts.since !== null) f.since = parseWhen('--since', String(opts.since), now);
-  if (opts.until !== undefined && opts.until !== null) f.until = parseWhen('--until', String(opts.until), now);
-  checkTimeRange(f);
-  return f;
 }
 
 export function isEmptyFilter(f: EventFilter): boolean {
@@ -174,13 +148,6 @@ export function parseWhen(option: string, text: string, now: number = Date.now()
     throw optionError(option, text, 'an ISO time (2026-11-26T07:00:00Z, UTC when no zone is given) or a duration ago (30s, 10m, 2h, 1d)');
   }
   return ms;
-}
-
-/** Option values as a list: commas split, blanks dropped; undefined when the option is absent. */
-function list(value: unknown): string[] | undefined {
-  if (value === undefined || value === null || value === false) return undefined;
-  const items = (Array.isArray(value) ? value : [value]).flatMap((v) => splitList(String(v)));
-  return items.length ? items : undefined;
 }
 
 function integer(option: string, text: string, min: number, max: number, expected: string): number {

@@ -1,20 +1,32 @@
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { RstraceError } from '../../src/errors.js';
-import { matchesFilter, parseFilterOptions, parseWhen, resolveCgroupId } from '../../src/filter.js';
+import { addFilterOptions, filterFrom, type FilterOptions } from '../../src/commands/options.js';
+import { describeFailure, RstraceError } from '../../src/errors.js';
+import { matchesFilter, parseWhen, resolveCgroupId, type EventFilter } from '../../src/filter.js';
 import { sampleEvent } from '../helpers/sample-events.js';
 
 const NOW = Date.parse('2026-11-26T08:00:00Z');
 
+/** The filter options through commander's parsers, as the CLI parses them. */
+function filterOf(args: string[]): EventFilter {
+  const cmd = addFilterOptions(new Command('report'), { time: true }).exitOverride().configureOutput({ outputError: () => {} });
+  cmd.parse(args, { from: 'user' });
+  return filterFrom(cmd.opts<FilterOptions>());
+}
+
+/** A usage error (exit 2) in the CLI's one-line form, naming the option. */
 function usageError(fn: () => unknown, option: string): void {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(RstraceError);
-    expect((err as RstraceError).exitCode).toBe(2);
-    expect((err as RstraceError).oneLine()).toContain(option);
+    const { line, exitCode } = describeFailure(err, 'report');
+    expect(exitCode).toBe(2);
+    expect(line).toMatch(/^rstrace: \S/);
+    expect(line).not.toContain('\n');
+    expect(line).toContain(option);
     return;
   }
   throw new Error(`expected a usage error for ${option}`);
@@ -22,9 +34,10 @@ function usageError(fn: () => unknown, option: string): void {
 
 describe('filter options', () => {
   it('parses comma-separated lists, repeated options, codes by number or key', () => {
-    expect(parseFilterOptions({ pid: '1,2', comm: ['nginx', 'curl,java'], port: 443, code: '11,closed-with-data', kind: 'sent,abort', json: true }, NOW))
+    expect(filterOf(['--pid', '1,2', '--comm', 'nginx', '--comm', 'curl,java', '--port', '443', '--code', '11,closed-with-data', '--kind', 'sent,abort']))
       .toEqual({ pids: [1, 2], comms: ['nginx', 'curl', 'java'], ports: [443], codes: [11, 16], kinds: ['sent', 'abort'] });
-    expect(parseFilterOptions({}, NOW)).toEqual({});
+    expect(filterOf([])).toEqual({});
+    expect(filterOf(['--pid', ','])).toEqual({}); // an empty list filters nothing
   });
 
   it('since/until accept ISO times (UTC without a zone) and durations ago', () => {
@@ -37,16 +50,16 @@ describe('filter options', () => {
   });
 
   it('invalid values are usage errors naming the option', () => {
-    usageError(() => parseFilterOptions({ pid: 'abc' }), '--pid');
-    usageError(() => parseFilterOptions({ port: '70000' }), '--port');
-    usageError(() => parseFilterOptions({ netns: '-1' }), '--netns');
-    usageError(() => parseFilterOptions({ code: 'no-such-code' }), '--code');
-    usageError(() => parseFilterOptions({ code: '99' }), '--code');
-    usageError(() => parseFilterOptions({ kind: 'lost' }), '--kind');
-    usageError(() => parseFilterOptions({ since: 'yesterday' }), '--since');
-    usageError(() => parseFilterOptions({ until: '10 minutes' }), '--until');
-    usageError(() => parseFilterOptions({ since: '1h', until: '2h' }, NOW), '--since');
-    usageError(() => parseFilterOptions({ cgroup: '/no/such/cgroup/here' }), '--cgroup');
+    usageError(() => filterOf(['--pid', 'abc']), '--pid');
+    usageError(() => filterOf(['--port', '70000']), '--port');
+    usageError(() => filterOf(['--netns', '-1']), '--netns');
+    usageError(() => filterOf(['--code', 'no-such-code']), '--code');
+    usageError(() => filterOf(['--code', '99']), '--code');
+    usageError(() => filterOf(['--kind', 'lost']), '--kind');
+    usageError(() => filterOf(['--since', 'yesterday']), '--since');
+    usageError(() => filterOf(['--until', '10 minutes']), '--until');
+    usageError(() => filterOf(['--since', '1h', '--until', '2h']), '--since');
+    usageError(() => filterOf(['--cgroup', '/no/such/cgroup/here']), '--cgroup');
   });
 
   it('cgroup ids: a number as is', () => {
@@ -62,7 +75,9 @@ describe('filter options', () => {
     expect(resolveCgroupId(mount)).toBe(ino);
     expect(resolveCgroupId('/')).toBe(ino); // relative to the cgroup2 mount, as /proc/PID/cgroup prints it
     // a directory that is not on cgroup2 is refused
-    usageError(() => resolveCgroupId(mkdtempSync(join(tmpdir(), 'notcg-'))), '--cgroup');
+    const notCgroup = mkdtempSync(join(tmpdir(), 'notcg-'));
+    usageError(() => resolveCgroupId(notCgroup), '--cgroup');
+    expect(() => resolveCgroupId(notCgroup)).toThrow(RstraceError);
   });
 });
 
