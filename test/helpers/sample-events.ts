@@ -5,6 +5,7 @@
 import { ATTRIBUTIONS, EVENT_SCHEMA, KINDS, type FieldSpec, type ResetEvent } from '../../src/event.js';
 import { RESET_CODES } from '../../src/codes.js';
 import { formatEpochNs, formatIsoMs } from '../../src/enrich/clock.js';
+import type { TcpStateName } from '../../src/kernel/names.js';
 
 /** mulberry32: small, fast, good enough for test data. */
 export function makeRng(seed: number): () => number {
@@ -67,7 +68,7 @@ export function sampleEvent(overrides: Partial<ResetEvent> = {}): ResetEvent {
 }
 
 const COMMS = ['nginx', 'curl', 'java', 'envoy', 'python3', 'kworker/u8:2', 'weird "name",x', 'ünï\ncode'];
-const STATES = ['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSE'];
+const STATES: readonly TcpStateName[] = ['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSE'];
 const REASONS = ['NOT_SPECIFIED', 'NO_SOCKET', 'TCP_ABORT_ON_CLOSE', 'TCP_ABORT_ON_DATA', 'TCP_KEEPALIVE_TIMEOUT', 'INVALID_SYN'];
 
 /**
