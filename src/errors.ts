@@ -4,7 +4,7 @@
  * bad usage or bad input, 1 for a runtime failure). The CLI prints it as one
  * line, never as a stack trace.
  */
-import { CommanderError } from 'commander';
+import { CommanderError, InvalidArgumentError } from 'commander';
 
 export type ExitCode = 1 | 2;
 
@@ -36,6 +36,17 @@ export function runtimeError(message: string, remedy: string): RstraceError {
   return new RstraceError(message, remedy, 1);
 }
 
+let thrownValueError: string | null = null;
+
+/**
+ * For commander value parsers: the error for a bad value, `text` being
+ * "--<option>: <what>: <remedy>", printed as is (after "rstrace: ").
+ */
+export function valueError(text: string): InvalidArgumentError {
+  thrownValueError = text;
+  return new InvalidArgumentError(text);
+}
+
 /** What ends the process: the one line for stderr (none for help and version) and the exit code. */
 export interface Failure {
   line: string | null;
@@ -65,7 +76,9 @@ function commanderFailure(err: CommanderError, command: string): Failure {
   let m: RegExpExecArray | null;
   switch (err.code) {
     case 'commander.invalidArgument':
-      // our parsers' InvalidArgumentError text is already "<option>: <what>: <remedy>"
+      // commander re-words it as "option '<flags>' argument '<value>' is invalid. <our text>";
+      // the value may hold any text, so our text is taken as thrown rather than parsed back out
+      if (thrownValueError !== null && err.message.endsWith(thrownValueError)) return usage(thrownValueError);
       m = /is invalid(?: for argument '[^']*')?\. ([\s\S]*)$/.exec(err.message);
       if (m) return usage(m[1]);
       break;

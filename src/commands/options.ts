@@ -1,14 +1,14 @@
 /**
  * Every option value rstrace takes is parsed here, by a commander parser:
- * a bad value throws commander's InvalidArgumentError carrying our
- * "<what>: <remedy>", so that every bad value takes commander's one error
+ * a bad value throws commander's InvalidArgumentError (`valueError`) carrying
+ * our "--<option>: <what>: <remedy>", so that every bad value takes commander's one error
  * path (src/cli.ts prints it as one line, exit 2) before any action runs, and
  * actions get typed values.
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
-import { RstraceError } from '../errors.js';
+import type { Command } from 'commander';
+import { RstraceError, valueError } from '../errors.js';
 import { KINDS, type Kind } from '../event.js';
 import { parseFormat } from '../export.js';
 import { checkTimeRange, FILTER_VALUE, parseWhen, splitList, type EventFilter } from '../filter.js';
@@ -21,7 +21,7 @@ function valueParser<T>(parse: (text: string) => T): (text: string) => T {
     try {
       return parse(text);
     } catch (err) {
-      if (err instanceof RstraceError) throw new InvalidArgumentError(err.oneLine().replace(/^rstrace: /, ''));
+      if (err instanceof RstraceError) throw valueError(err.oneLine().replace(/^rstrace: /, ''));
       throw err;
     }
   };
@@ -34,7 +34,7 @@ function listParser<T>(parse: (text: string) => T): (text: string, previous?: T[
 }
 
 function invalid(option: string, text: string, expected: string): never {
-  throw new InvalidArgumentError(`${option}: '${text}' is not valid: give ${expected}`);
+  throw valueError(`${option}: '${text}' is not valid: give ${expected}`);
 }
 
 export function positiveInt(option: string): (text: string) => number {
@@ -65,8 +65,8 @@ export const exportFormat = valueParser(parseFormat);
 export function outputFile(text: string): string {
   if (text === '') invalid('--output', text, 'a file name');
   const dir = dirname(text);
-  if (!existsSync(dir)) throw new InvalidArgumentError(`--output: directory ${dir} does not exist: create it first or give -o a path in an existing directory`);
-  if (!statSync(dir).isDirectory()) throw new InvalidArgumentError(`--output: ${dir} is not a directory: give -o a path in a directory`);
+  if (!existsSync(dir)) throw valueError(`--output: directory ${dir} does not exist: create it first or give -o a path in an existing directory`);
+  if (!statSync(dir).isDirectory()) throw valueError(`--output: ${dir} is not a directory: give -o a path in a directory`);
   return text;
 }
 
