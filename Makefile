@@ -63,6 +63,8 @@ trace: build
 
 test: build
 	@mkdir -p build
+	# tests and benchmarks are held to the same strict compiler settings as src/
+	npx tsc -p tsconfig.check.json
 	npx vitest run --reporter=default --reporter=json --outputFile.json=build/vitest.json; \
 	status=$$?; [ -f build/vitest.json ] && node scripts/test-summary.mjs build/vitest.json; exit $$status
 

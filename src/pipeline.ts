@@ -18,10 +18,9 @@ import type { OwnerLookup } from './enrich/proc.js';
 import { stateBeforeReset, unreadBytes, unsentBytes } from './enrich/socket.js';
 import { codeInfo } from './codes.js';
 import type { Kind, ResetEvent } from './event.js';
-import { TCP_STATE, reasonName, tcpStateName, type ReasonNames } from './kernel/names.js';
+import { TCP_STATE, kindName, reasonName, tcpStateName, type ReasonNames } from './kernel/names.js';
 import { PhantomResetFilter } from './phantom-reset-filter.js';
 
-const KINDS: Record<number, Kind> = { [KIND.SENT]: 'sent', [KIND.RECEIVED]: 'received', [KIND.ABORT]: 'abort' };
 const KIND_OF: Record<Kind, number> = { sent: KIND.SENT, received: KIND.RECEIVED, abort: KIND.ABORT };
 
 export interface PipelineDeps {
@@ -169,7 +168,7 @@ export class Pipeline {
     const code = v.phrase.code;
     const state = stateBeforeReset(r);
     e.time = this.deps.clock.iso(r.bootSec, r.bootNsec);
-    e.kind = KINDS[r.kind] ?? 'sent';
+    e.kind = kindName(r.kind);
     e.code = code;
     e.codeKey = codeInfo(code)?.key ?? 'unknown';
     e.reason = this.reason;

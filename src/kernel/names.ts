@@ -4,8 +4,22 @@
  * `enum sk_rst_reason`, read from BTF at run time rather than copied.
  */
 import { constants as osConstants } from 'node:os';
-import { FLAG, type RawRecord } from '../decode.js';
+import { FLAG, KIND, type RawRecord } from '../decode.js';
+import type { Kind } from '../event.js';
 import { addon } from './addon.js';
+
+/** The record's `enum rst_kind` as the JSON event's kind, both ways: the one mapping. */
+export const KIND_NUMBER: Readonly<Record<Kind, number>> = { sent: KIND.SENT, received: KIND.RECEIVED, abort: KIND.ABORT };
+const KIND_NAMES: readonly (Kind | undefined)[] = (() => {
+  const names: (Kind | undefined)[] = [];
+  for (const [name, n] of Object.entries(KIND_NUMBER) as [Kind, number][]) names[n] = name;
+  return names;
+})();
+
+/** A kind the record layout does not know is shown as `sent`, as it always has been. */
+export function kindName(kind: number): Kind {
+  return KIND_NAMES[kind] ?? 'sent';
+}
 
 /** TCP states (include/net/tcp_states.h, stable uapi): the one table in TypeScript. */
 export const TCP_STATE = {

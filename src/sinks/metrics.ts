@@ -15,7 +15,8 @@ import { isIP, isIPv4, type AddressInfo } from 'node:net';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { codeInfo } from '../codes.js';
 import { KIND } from '../decode.js';
-import type { Kind, ResetEvent, TraceCounters } from '../event.js';
+import { KINDS, type Kind, type ResetEvent, type TraceCounters } from '../event.js';
+import { KIND_NUMBER } from '../kernel/names.js';
 import type { ResetCounter } from '../pipeline.js';
 import { RstraceError } from '../errors.js';
 
@@ -49,8 +50,6 @@ interface Series {
 /** The series of one comm value, indexed by slotOf(code, kind). */
 type SeriesBySlot = (Series | undefined)[];
 
-const KIND_LABEL: readonly Kind[] = ['sent', 'received', 'abort'];
-const KIND_NUMBER: Record<Kind, number> = { sent: KIND.SENT, received: KIND.RECEIVED, abort: KIND.ABORT };
 
 /** (code, kind) in one small integer: an array index, no key string. Unknown kinds count as sent, as events show them. */
 function slotOf(code: number, kind: number): number {
@@ -227,7 +226,7 @@ export class MetricsSink implements ResetCounter {
   }
 
   private newSeries(bySlot: SeriesBySlot, slot: number, code: number, comm: string): Series {
-    const kind = KIND_LABEL[slot & 3];
+    const kind = KINDS[slot & 3];
     const series: Series = { labels: { kind, code: String(code), code_key: codeInfo(code)?.key ?? 'unknown', comm }, pending: 0 };
     bySlot[slot] = series;
     return series;

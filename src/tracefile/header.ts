@@ -4,7 +4,7 @@
  * key can reach an object's prototype.
  */
 import { RstraceError } from '../errors.js';
-import type { Kind } from '../event.js';
+import { KINDS, type Kind } from '../event.js';
 import type { EventFilter } from '../filter.js';
 import type { ReasonNames } from '../kernel/names.js';
 import {
@@ -13,7 +13,6 @@ import {
 import { RECORD_SIZE } from '../decode.js';
 
 const FILTER_NUMBERS = ['pids', 'ports', 'netns', 'cgroups', 'codes'] as const;
-const KINDS: readonly string[] = ['sent', 'received', 'abort'];
 
 function damaged(source: string, what: string): RstraceError {
   return new RstraceError(`${source}: damaged header (${what})`, 'the file is not a complete rstrace trace; record it again', 2);
@@ -65,7 +64,7 @@ function readFilter(v: unknown, source: string): EventFilter | null {
       if (!x.every((n) => Number.isInteger(n))) throw damaged(source, `filter ${k}`);
       f[k as (typeof FILTER_NUMBERS)[number]] = x as number[];
     } else if (k === 'comms' && x.every((s) => typeof s === 'string')) f.comms = x as string[];
-    else if (k === 'kinds' && x.every((s) => KINDS.includes(s as string))) f.kinds = x as Kind[];
+    else if (k === 'kinds' && x.every((s) => KINDS.includes(s as Kind))) f.kinds = x as Kind[];
     else throw damaged(source, `filter ${k}`);
   }
   return f;

@@ -266,7 +266,7 @@ describe('trace file written live', () => {
       const port = await closedPort('tcp4');
       const t = await startTracer(['--port', String(port), '-o', file]);
       for (let i = 0; i < 2; i++) await spawnPeer(['tcp4', `connect=127.0.0.1:${port}`]).exited;
-      await t.waitFor((e) => t.events.filter((x) => x.lport === port || x.rport === port).length >= 4);
+      await t.waitFor(() => t.events.filter((x) => x.lport === port || x.rport === port).length >= 4);
       await new Promise((r) => setTimeout(r, 1500)); // the file is flushed at least once a second
       t.child.kill('SIGKILL');
       await t.exited;
