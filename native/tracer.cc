@@ -136,13 +136,18 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
     Shutdown();
     return;
   }
-  // Detach on process exit even if JS never calls close().
-  napi_add_env_cleanup_hook(env, [](void* self) { static_cast<Tracer*>(self)->Shutdown(); }, this);
+  // Detach on process exit even if JS never calls close(). The destructor
+  // removes the hook by the same function pointer (two lambdas would be two
+  // functions, and the removal would silently match nothing).
+  napi_add_env_cleanup_hook(env, &Tracer::CleanupHook, this);
+  cleanup_hook_added_ = true;
 }
+
+void Tracer::CleanupHook(void* self) { static_cast<Tracer*>(self)->Shutdown(); }
 
 Tracer::~Tracer() {
   Shutdown();
-  napi_remove_env_cleanup_hook(Env(), [](void* self) { static_cast<Tracer*>(self)->Shutdown(); }, this);
+  if (cleanup_hook_added_) napi_remove_env_cleanup_hook(Env(), &Tracer::CleanupHook, this);
 }
 
 int Tracer::OnRecord(void* ctx, void* data, size_t size) {

@@ -56,6 +56,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void Flush(bool all);
   void Seal();
   static int OnRecord(void* ctx, void* data, size_t size);
+  // Registered at construction, removed in the destructor: one function for both.
+  static void CleanupHook(void* self);
 
   struct CloseWaiter {
     std::optional<Napi::Promise::Deferred> deferred;
@@ -69,6 +71,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   std::atomic<bool> paused_{false};  // a sink is full: leave records in the ring
   Napi::ThreadSafeFunction tsfn_;
   bool tsfn_live_ = false;
+  bool cleanup_hook_added_ = false;
   std::vector<std::string> attached_;
 
   // Records gathered in the ring buffer callback, sealed into batches of at
