@@ -11,7 +11,7 @@ APT_PROBES := /usr/bin/clang /usr/bin/llc /usr/include/bpf/libbpf.h /usr/sbin/bp
 	/usr/bin/tcpdump /usr/bin/prometheus /usr/bin/setpriv /usr/sbin/capsh /usr/bin/pgrep \
 	/usr/bin/gcc /usr/bin/g++ /usr/bin/python3 /usr/bin/systemd-analyze
 
-BPF_SRC := bpf/rstrace.bpf.c bpf/rstrace.h
+BPF_SRC := $(wildcard bpf/*.bpf.c bpf/*.bpf.h) bpf/rstrace.h
 ADDON := native/build/Release/rstrace.node
 TS_SRC := $(shell find src scripts bench -name '*.ts' 2>/dev/null)
 CFLAGS_TOOLS := -O2 -Wall -Wextra -pthread
@@ -36,13 +36,14 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-build/rstrace.bpf.o: $(BPF_SRC) scripts/build-bpf.ts | deps
+build/rstrace.bpf.o: $(BPF_SRC) scripts/build-bpf.ts scripts/btf-layout.ts | deps
 	npx tsx scripts/build-bpf.ts
 
 $(ADDON): $(wildcard native/*.cc native/*.h) native/binding.gyp build/rstrace.bpf.o
 	cd native && npx node-gyp rebuild --silent
 
-.stamp-ts: $(TS_SRC) tsconfig.json node_modules/.package-lock.json
+# tsc compiles src/kernel/layout.generated.ts, which the BPF build (re)writes.
+.stamp-ts: $(TS_SRC) tsconfig.json node_modules/.package-lock.json build/rstrace.bpf.o
 	npx tsc -p tsconfig.json
 	@touch $@
 

@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The one definition of rstrace's kernel record, shared by rstrace.bpf.c and
- * the addon (native/). The addon exports every offset below to JavaScript so
- * that the TypeScript decoder is checked against this file, not a copy of it.
+ * the addon (native/). The TypeScript layout (src/kernel/layout.generated.ts)
+ * is generated from the BPF object's BTF, that is from this file as the BPF
+ * compiler saw it, by scripts/build-bpf.ts: nothing here is copied by hand.
+ *
+ * Every constant is an enum so that it reaches BTF (a #define does not); the
+ * BPF object anchors each of these types in BTF (record.bpf.h).
  */
 #ifndef RSTRACE_H
 #define RSTRACE_H
 
-#define RST_COMM_LEN 16
+enum rst_const {
+	RST_COMM_LEN = 16,              /* TASK_COMM_LEN */
+	RST_REASON_NONE = 0xffffffffu,  /* a reason value the kernel never uses: "it gave none" */
+};
 
 /* What happened on the wire. */
 enum rst_kind {
@@ -41,11 +48,9 @@ enum rst_flag {
 	RST_F_OWNER_LISTENER = 1 << 13, /* owner_* is the process that listens on lport */
 };
 
-/* A reason value that the kernel never uses: "the kernel gave none". */
-#define RST_REASON_NONE 0xffffffffu
-
-/* One record per event. Fixed size, explicit widths and padding. */
-struct rst_event {
+/* One record per event. Fixed size, explicit widths and padding. The trace
+ * file stores these 152 bytes as they are: a change here is a format change. */
+struct rst_record {
 	__u64 ts_ns;                  /*   0: bpf_ktime_get_boot_ns() */
 	__u64 cookie;                 /*   8: socket cookie, 0 if no socket */
 	__u64 cgroup_id;              /*  16: owner's cgroup v2 id (context's when no owner) */
@@ -73,7 +78,7 @@ struct rst_event {
 	__u8 hook;                    /* 110: enum rst_hook */
 	__u8 old_state;               /* 111: for set_state records: the state left */
 	__u32 syscall;                /* 112: context task's syscall nr (valid with RST_F_IN_SYSCALL) */
-	__u32 _pad;                   /* 116 */
+	__u32 _pad;                   /* 116: always 0 */
 	char owner_comm[RST_COMM_LEN]; /* 120 */
 	char ctx_comm[RST_COMM_LEN];  /* 136 */
 };                                    /* 152 */
@@ -85,5 +90,47 @@ enum rst_counter {
 	RST_CNT_FILTERED = 2, /* dropped by an in-kernel filter */
 	RST_CNT_MAX = 3,
 };
+
+/* The offsets in the comments above are the contract with the trace file and
+ * the decoder: the compilers (clang for BPF, g++ for the addon) check them. */
+#ifdef __cplusplus
+#define RST_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define RST_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+#define RST_AT(field, off) \
+	RST_STATIC_ASSERT(__builtin_offsetof(struct rst_record, field) == (off), "rst_record." #field " moved")
+RST_AT(ts_ns, 0);
+RST_AT(cookie, 8);
+RST_AT(cgroup_id, 16);
+RST_AT(ino, 24);
+RST_AT(laddr, 32);
+RST_AT(raddr, 48);
+RST_AT(netns, 64);
+RST_AT(reason, 68);
+RST_AT(owner_pid, 72);
+RST_AT(owner_tid, 76);
+RST_AT(ctx_pid, 80);
+RST_AT(ctx_tid, 84);
+RST_AT(unread, 88);
+RST_AT(unsent, 92);
+RST_AT(lport, 96);
+RST_AT(rport, 98);
+RST_AT(family, 100);
+RST_AT(kind, 102);
+RST_AT(state, 103);
+RST_AT(prev_state, 104);
+RST_AT(tcp_flags, 105);
+RST_AT(sk_err, 106);
+RST_AT(probes, 107);
+RST_AT(flags, 108);
+RST_AT(hook, 110);
+RST_AT(old_state, 111);
+RST_AT(syscall, 112);
+RST_AT(_pad, 116);
+RST_AT(owner_comm, 120);
+RST_AT(ctx_comm, 136);
+RST_STATIC_ASSERT(sizeof(struct rst_record) == 152, "rst_record is 152 bytes");
+#undef RST_AT
 
 #endif /* RSTRACE_H */

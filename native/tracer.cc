@@ -152,7 +152,7 @@ Tracer::~Tracer() {
 
 int Tracer::OnRecord(void* ctx, void* data, size_t size) {
   auto* self = static_cast<Tracer*>(ctx);
-  if (size != sizeof(struct rst_event)) return 0;  // never produced; keeps the batch aligned
+  if (size != sizeof(struct rst_record)) return 0;  // never produced; keeps the batch aligned
   const uint8_t* p = static_cast<const uint8_t*>(data);
   self->pending_.insert(self->pending_.end(), p, p + size);
   if (++self->pending_records_ == kMaxBatchRecords) self->Seal();
@@ -180,7 +180,7 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
                                           if (waiter->deferred) waiter->deferred->Resolve(e.Undefined());
                                         });
   tsfn_live_ = true;
-  pending_ = pool_->Take(kMaxBatchRecords * sizeof(struct rst_event));
+  pending_ = pool_->Take(kMaxBatchRecords * sizeof(struct rst_record));
   running_ = true;
   poller_ = std::thread(&Tracer::PollLoop, this);
   return env.Undefined();
@@ -191,7 +191,7 @@ void Tracer::Seal() {
   if (pending_records_ == 0) return;
   ready_bytes_ += pending_.size();
   ready_.push_back(new Batch{std::move(pending_), pending_records_, in_flight_, pool_});
-  pending_ = pool_->Take(kMaxBatchRecords * sizeof(struct rst_event));
+  pending_ = pool_->Take(kMaxBatchRecords * sizeof(struct rst_record));
   pending_records_ = 0;
 }
 

@@ -3,11 +3,15 @@
  * bpf/*.bpf.c compiled by clang for the bpf target, the objects linked by the
  * BPF static linker (`bpftool gen object`), and the skeleton the addon embeds.
  * Every tool is spawned through child_process; its output is shown on failure.
+ * Last, the TypeScript record layout is generated from the object's BTF
+ * (src/kernel/layout.generated.ts, committed; rewritten only when it changes,
+ * so that tsc does not rerun for nothing).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, statSync } from 'node:fs';
 import { arch } from 'node:os';
 import { join } from 'node:path';
+import { generateLayout } from './btf-layout.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const OUT = join(ROOT, 'build');
@@ -66,4 +70,16 @@ const linked = join(OUT, 'rstrace.bpf.o');
 run('bpftool', ['gen', 'object', `${linked}.tmp`, ...objects]);
 renameSync(`${linked}.tmp`, linked);
 run('bpftool', ['gen', 'skeleton', linked, 'name', 'rstrace_bpf'], { stdoutTo: join(OUT, 'rstrace.skel.h') });
+const layoutFile = join(ROOT, 'src/kernel/layout.generated.ts');
+let layout: string;
+try {
+  layout = generateLayout(linked);
+} catch (e) {
+  fail(`generating the record layout from ${linked}: ${(e as Error).message}`);
+}
+if (!existsSync(layoutFile) || readFileSync(layoutFile, 'utf8') !== layout) {
+  writeFileSync(`${layoutFile}.tmp`, layout);
+  renameSync(`${layoutFile}.tmp`, layoutFile);
+  process.stdout.write(`build-bpf: wrote ${layoutFile}\n`);
+}
 process.stdout.write(`build-bpf: ${linked} (${sources.length} source${sources.length > 1 ? 's' : ''})\n`);

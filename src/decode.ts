@@ -1,27 +1,32 @@
 /**
- * Bytes -> RawRecord. The layout is bpf/rstrace.h's `struct rst_event`; the
- * offsets below are checked against the addon's offsetof() values by
- * test/unit/decode.test.ts, so the two cannot drift apart silently.
+ * Bytes -> RawRecord. The layout is bpf/rstrace.h's `struct rst_record`, as
+ * generated from the BPF object's BTF into ./kernel/layout.generated.ts: no
+ * offset or constant is written here by hand.
  */
+import { CONST, FLAG, HOOK, KIND, RECORD_FIELDS, RECORD_SIZE } from './kernel/layout.generated.js';
 
-export const RECORD_SIZE = 152;
+export { FLAG, HOOK, KIND, RECORD_SIZE };
 
-export const OFFSETS = {
-  ts_ns: 0, cookie: 8, cgroup_id: 16, ino: 24, laddr: 32, raddr: 48, netns: 64, reason: 68,
-  owner_pid: 72, owner_tid: 76, ctx_pid: 80, ctx_tid: 84, unread: 88, unsent: 92, lport: 96,
-  rport: 98, family: 100, kind: 102, state: 103, prev_state: 104, tcp_flags: 105, sk_err: 106,
-  probes: 107, flags: 108, hook: 110, old_state: 111, syscall: 112, owner_comm: 120, ctx_comm: 136,
-} as const;
+type Field = Exclude<keyof typeof RECORD_FIELDS, '_pad'>;
 
-export const FLAG = {
-  HAS_SK: 1 << 0, HAS_REASON: 1 << 1, OWNER_KNOWN: 1 << 2, IN_TASK: 1 << 3, LINGER0: 1 << 4,
-  DEAD: 1 << 5, ACCEPTQ_FULL: 1 << 6, FULLSOCK: 1 << 7, KEEPALIVE: 1 << 8, USER_TIMEOUT: 1 << 9,
-  IN_SYSCALL: 1 << 10, PREV_STATE: 1 << 11, RCV_SHUTDOWN: 1 << 12, OWNER_LISTENER: 1 << 13,
-} as const;
+/** Byte offset of every member but the padding. */
+export const OFFSETS = Object.fromEntries(
+  Object.entries(RECORD_FIELDS).filter(([name]) => name !== '_pad').map(([name, f]) => [name, f.offset]),
+) as { readonly [K in Field]: (typeof RECORD_FIELDS)[K]['offset'] };
 
-export const KIND = { SENT: 1, RECEIVED: 2, ABORT: 3 } as const;
-export const HOOK = { SEND_RESET: 1, RECEIVE_RESET: 2, SET_STATE: 3 } as const;
-export const REASON_NONE = 0xffffffff;
+/**
+ * The width in bytes that decodeInto() reads each member with; a test holds
+ * it to the generated widths, so that a member that changes width in the
+ * header cannot be read with the old accessor.
+ */
+export const DECODED_WIDTHS: { readonly [K in Field]: number } = {
+  ts_ns: 8, cookie: 8, cgroup_id: 8, ino: 8, laddr: 16, raddr: 16, netns: 4, reason: 4, owner_pid: 4,
+  owner_tid: 4, ctx_pid: 4, ctx_tid: 4, unread: 4, unsent: 4, lport: 2, rport: 2, family: 2, kind: 1,
+  state: 1, prev_state: 1, tcp_flags: 1, sk_err: 1, probes: 1, flags: 2, hook: 1, old_state: 1, syscall: 4,
+  owner_comm: CONST.COMM_LEN, ctx_comm: CONST.COMM_LEN,
+};
+
+export const REASON_NONE = CONST.REASON_NONE;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const TCP_FLAG = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10 } as const;
@@ -129,7 +134,7 @@ function comm(bytes: Uint8Array, dv: DataView, off: number): string {
     return cached;
   }
   let end = off;
-  const limit = off + 16;
+  const limit = off + CONST.COMM_LEN;
   while (end < limit && bytes[end] !== 0) end++;
   const s = decoder.decode(bytes.subarray(off, end));
   commWords[w] = a;

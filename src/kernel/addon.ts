@@ -42,14 +42,13 @@ export interface NativeTracer {
   close(): Promise<void>;
 }
 
+/** struct rst_record as the addon's C++ compiler sees bpf/rstrace.h (a cross-check of the generated layout). */
 export interface RecordLayout {
   size: number;
   offsets: Record<string, number>;
   commLen: number;
   reasonNone: number;
-  flags: Record<string, number>;
-  kinds: Record<string, number>;
-  hooks: Record<string, number>;
+  counterMax: number;
 }
 
 export interface HookProbe {

@@ -1,6 +1,17 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { addon } from '../../src/kernel/addon.js';
-import { AF_INET, AF_INET6, FLAG, HOOK, KIND, OFFSETS, RECORD_SIZE, decodeBatch, formatIpv6 } from '../../src/decode.js';
+import * as generated from '../../src/kernel/layout.generated.js';
+import {
+  AF_INET, AF_INET6, DECODED_WIDTHS, FLAG, HOOK, KIND, OFFSETS, REASON_NONE, RECORD_SIZE, decodeBatch, formatIpv6,
+} from '../../src/decode.js';
+import { ENUMS, dumpBtf, generateLayout, parseLayout } from '../../scripts/btf-layout.js';
+
+const OBJECT = fileURLToPath(new URL('../../build/rstrace.bpf.o', import.meta.url));
+const HEADER = fileURLToPath(new URL('../../bpf/rstrace.h', import.meta.url));
+const GENERATED = fileURLToPath(new URL('../../src/kernel/layout.generated.ts', import.meta.url));
+const btf = parseLayout(dumpBtf(OBJECT));
 
 const layout = addon().layout();
 
@@ -22,19 +33,55 @@ function record(fields: Partial<Record<keyof typeof OFFSETS, number | bigint | n
   return buf;
 }
 
-describe('decoder against the shared header', () => {
-  it('uses exactly the offsets and size of struct rst_event', () => {
-    expect(RECORD_SIZE).toBe(layout.size);
-    expect({ ...OFFSETS }).toEqual(layout.offsets);
+describe('generated layout', () => {
+  it('src/kernel/layout.generated.ts is exactly what the build generates from build/rstrace.bpf.o', () => {
+    expect(readFileSync(GENERATED, 'utf8')).toBe(generateLayout(OBJECT));
   });
 
-  it('uses the header flag and kind values', () => {
-    for (const [name, value] of Object.entries(FLAG)) expect(layout.flags[`RST_F_${name}`]).toBe(value);
-    expect(layout.kinds.RST_KIND_SENT).toBe(KIND.SENT);
-    expect(layout.kinds.RST_KIND_RECEIVED).toBe(KIND.RECEIVED);
-    expect(layout.kinds.RST_KIND_ABORT).toBe(KIND.ABORT);
+  it('every enum of bpf/rstrace.h reaches the BTF and the generated module', () => {
+    const inHeader = [...readFileSync(HEADER, 'utf8').matchAll(/^enum (\w+) \{/gm)].map((m) => m[1]).sort();
+    expect(inHeader).toEqual(Object.keys(ENUMS).sort());
+    expect(Object.keys(btf.enums).sort()).toEqual(inHeader);
+  });
+
+  it('enum members both ways: every C member has a TS constant with its value, and every TS constant a C member', () => {
+    const mod = generated as unknown as Record<string, Record<string, number>>;
+    for (const [cname, spec] of Object.entries(ENUMS)) {
+      const fromC = Object.fromEntries(Object.entries(btf.enums[cname]).map(([k, v]) => [k.slice(spec.prefix.length), v]));
+      expect(mod[spec.ts]).toEqual(fromC);
+      for (const k of Object.keys(btf.enums[cname])) expect(k.startsWith(spec.prefix)).toBe(true);
+    }
+    expect(FLAG).toBe(generated.FLAG);
+    expect(KIND).toBe(generated.KIND);
+    expect(HOOK).toBe(generated.HOOK);
+    expect(REASON_NONE).toBe(0xffffffff);
+  });
+
+  it('the decoder reads every member at its BTF offset with its BTF width', () => {
+    const members = btf.members.filter((m) => m.name !== '_pad');
+    expect(Object.fromEntries(members.map((m) => [m.name, m.offset]))).toEqual({ ...OFFSETS });
+    expect(Object.fromEntries(members.map((m) => [m.name, m.size]))).toEqual({ ...DECODED_WIDTHS });
+    expect(RECORD_SIZE).toBe(btf.size);
+    // the members tile the record: no hole, no overlap, nothing after the last
+    let at = 0;
+    for (const m of btf.members) { expect(m.offset).toBe(at); at += m.size; }
+    expect(at).toBe(RECORD_SIZE);
+  });
+});
+
+describe('decoder against the shared header', () => {
+  it('uses exactly the offsets and size of struct rst_record as the addon (C++) sees it', () => {
+    expect(RECORD_SIZE).toBe(layout.size);
+    const { _pad, ...rest } = layout.offsets;
+    expect(_pad).toBe(generated.RECORD_FIELDS._pad.offset);
+    expect({ ...OFFSETS }).toEqual(rest);
+  });
+
+  it('uses the header constants as the addon sees them', () => {
     expect(layout.reasonNone).toBe(0xffffffff);
-    expect(Object.fromEntries(Object.entries(HOOK).map(([k, v]) => [`RST_HOOK_${k}`, v]))).toEqual(layout.hooks);
+    expect(layout.reasonNone).toBe(REASON_NONE);
+    expect(layout.commLen).toBe(generated.CONST.COMM_LEN);
+    expect(layout.counterMax).toBe(generated.COUNTER.MAX);
   });
 
   it('decodes an IPv4 record field by field', () => {
