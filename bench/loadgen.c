@@ -11,14 +11,23 @@
  *   linger0  connect + accept over a local listener, then the client sets
  *            SO_LINGER {1,0} and closes: the client sends a RST (abort), the
  *            accepted socket receives it. An abort leaves no TIME_WAIT either.
+ *   churn    ordinary traffic, no reset: connect, 100 bytes each way, close
+ *            (the server closes first, so TIME_WAIT stays on the server's
+ *            side and the client's ephemeral port is free again at once).
+ *            Each thread has its own listener.
+ *   pingpong ordinary traffic, no reset: one connection per thread, 64-byte
+ *            messages back and forth; an attempt is one round trip (two
+ *            sends, two receives).
  *
  * Prints one JSON line on stdout at the end:
  *   {"mode":..,"threads":..,"attempts":..,"seconds":..,"rate":..,
- *    "resets":..,"errors":..,"probes":..,"port":..,"cpu_seconds":..}
+ *    "resets":..,"completed":..,"errors":..,"probes":..,"port":..,"cpu_seconds":..}
  * `attempts` counts every connect tried; `resets` only those that provoked the
  * reset pair as intended (ECONNREFUSED, or a completed linger0 abort), and
  * `probes` the pairs provoked by checking that the port is closed, before the
  * clock starts: a tracer must see exactly 2 * (resets + probes) events.
+ * `completed` counts attempts that did what the mode intends (for churn and
+ * pingpong, which provoke no reset, `resets` is 0).
  * `cpu_seconds` is the generator's own user + system time (getrusage).
  */
 #define _GNU_SOURCE
@@ -26,6 +35,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -38,7 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum mode { MODE_REFUSED, MODE_LINGER0 };
+enum mode { MODE_REFUSED, MODE_LINGER0, MODE_CHURN, MODE_PINGPONG };
+static const char *const MODE_NAMES[] = { "refused", "linger0", "churn", "pingpong" };
 
 struct config {
 	enum mode mode;
@@ -56,6 +67,10 @@ struct worker {
 	uint64_t resets;
 	uint64_t errors;
 	int first_errno;  /* first unexpected errno, for the error message */
+	/* churn: this thread's own listener; pingpong: this thread's connected pair */
+	int listen_fd;
+	struct sockaddr_in addr;
+	int client, server;
 };
 
 static struct config cfg = { MODE_REFUSED, 2, 1000000, 5.0, 0.0, 0 };
@@ -84,7 +99,7 @@ static void on_signal(int sig)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: loadgen [--mode refused|linger0] [--threads N] [--count N] [--seconds S]\n"
+		"usage: loadgen [--mode refused|linger0|churn|pingpong] [--threads N] [--count N] [--seconds S]\n"
 		"               [--port P] [--rate R]\n"
 		"  --mode     refused (connect to a closed port) or linger0 (abort connected pairs)\n"
 		"  --threads  worker threads (default 2)\n"
@@ -153,6 +168,112 @@ fail:
 	return 0;
 }
 
+/* Reads or writes exactly n bytes (blocking); 0 on success. */
+static int full_io(int fd, char *buf, size_t n, int writing)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = writing ? send(fd, buf + done, n - done, MSG_NOSIGNAL) : recv(fd, buf + done, n - done, 0);
+		if (r < 0 && errno == EINTR) continue;
+		if (r <= 0) { if (r == 0) errno = ECONNRESET; return -1; }
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+static int open_local_listener(int port, struct sockaddr_in *out)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons((uint16_t)port) };
+	socklen_t len = sizeof(a);
+	if (fd < 0) return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 4096) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+		close(fd);
+		return -1;
+	}
+	*out = a;
+	return fd;
+}
+
+/* One churn connection: connect, 100 bytes each way, the server closes first. */
+static int churn_once(struct worker *w)
+{
+	char buf[100];
+	memset(buf, 'x', sizeof(buf));
+	int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), server = -1;
+	if (client < 0) goto fail;
+	if (connect(client, (struct sockaddr *)&w->addr, sizeof(w->addr)) < 0) goto fail;
+	if (full_io(client, buf, sizeof(buf), 1) < 0) goto fail;
+	server = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (server < 0) goto fail;
+	if (full_io(server, buf, sizeof(buf), 0) < 0 || full_io(server, buf, sizeof(buf), 1) < 0) goto fail;
+	close(server);
+	server = -1;
+	if (full_io(client, buf, sizeof(buf), 0) < 0) goto fail;
+	close(client);
+	return 1;
+fail:
+	if (!w->first_errno) w->first_errno = errno;
+	if (server >= 0) close(server);
+	if (client >= 0) close(client);
+	return 0;
+}
+
+/* One ping-pong round trip of 64-byte messages over the thread's pair. */
+static int pingpong_once(struct worker *w)
+{
+	char buf[64];
+	memset(buf, 'p', sizeof(buf));
+	if (full_io(w->client, buf, sizeof(buf), 1) < 0 || full_io(w->server, buf, sizeof(buf), 0) < 0 ||
+	    full_io(w->server, buf, sizeof(buf), 1) < 0 || full_io(w->client, buf, sizeof(buf), 0) < 0) {
+		if (!w->first_errno) w->first_errno = errno;
+		return 0;
+	}
+	return 1;
+}
+
+/* Per-thread sockets for churn and pingpong, made before the clock starts. */
+static void setup_worker(struct worker *w)
+{
+	w->listen_fd = w->client = w->server = -1;
+	if (cfg.mode != MODE_CHURN && cfg.mode != MODE_PINGPONG) return;
+	w->listen_fd = open_local_listener(0, &w->addr);
+	if (w->listen_fd < 0) { perror("loadgen: opening a listener"); exit(1); }
+	if (cfg.mode != MODE_PINGPONG) return;
+	int one = 1;
+	w->client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (w->client < 0 || connect(w->client, (struct sockaddr *)&w->addr, sizeof(w->addr)) < 0 ||
+	    (w->server = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+		perror("loadgen: connecting the ping-pong pair");
+		exit(1);
+	}
+	/* one round trip is two small writes: do not let Nagle wait for an ACK */
+	setsockopt(w->client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(w->server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static void teardown_worker(struct worker *w)
+{
+	if (w->client >= 0) close(w->client);
+	if (w->server >= 0) close(w->server);
+	if (w->listen_fd >= 0) close(w->listen_fd);
+}
+
+static int attempt_once(struct worker *w)
+{
+	switch (cfg.mode) {
+	case MODE_REFUSED: return refused_once(w);
+	case MODE_LINGER0: return linger0_once(w);
+	case MODE_CHURN: return churn_once(w);
+	case MODE_PINGPONG: return pingpong_once(w);
+	}
+	return 0;
+}
+
 static void *run_worker(void *arg)
 {
 	struct worker *w = arg;
@@ -162,7 +283,7 @@ static void *run_worker(void *arg)
 	double per_thread = cfg.rate > 0 ? cfg.rate / cfg.threads : 0;
 	uint64_t now = now_ns();
 	while (claim(now)) {
-		int ok = cfg.mode == MODE_REFUSED ? refused_once(w) : linger0_once(w);
+		int ok = attempt_once(w);
 		w->attempts++;
 		if (ok) w->resets++; else w->errors++;
 		now = now_ns();
@@ -248,6 +369,8 @@ int main(int argc, char **argv)
 		case 'm':
 			if (strcmp(optarg, "refused") == 0) cfg.mode = MODE_REFUSED;
 			else if (strcmp(optarg, "linger0") == 0) cfg.mode = MODE_LINGER0;
+			else if (strcmp(optarg, "churn") == 0) cfg.mode = MODE_CHURN;
+			else if (strcmp(optarg, "pingpong") == 0) cfg.mode = MODE_PINGPONG;
 			else { fprintf(stderr, "loadgen: unknown mode '%s'\n", optarg); return 2; }
 			break;
 		case 't': cfg.threads = (int)parse_number("threads", optarg, 1); break;
@@ -269,7 +392,7 @@ int main(int argc, char **argv)
 
 	if (cfg.mode == MODE_REFUSED) {
 		if (cfg.port == 0) cfg.port = choose_closed_port();
-	} else {
+	} else if (cfg.mode == MODE_LINGER0) {
 		open_listener();
 	}
 	target = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
@@ -284,6 +407,9 @@ int main(int argc, char **argv)
 
 	struct worker *workers = calloc((size_t)cfg.threads, sizeof(*workers));
 	if (!workers) { perror("loadgen"); return 1; }
+	for (int i = 0; i < cfg.threads; i++) setup_worker(&workers[i]);
+	/* churn and pingpong report the first thread's listener port */
+	if (cfg.mode == MODE_CHURN || cfg.mode == MODE_PINGPONG) cfg.port = ntohs(workers[0].addr.sin_port);
 	start_ns = now_ns();
 	deadline_ns = start_ns + (uint64_t)(cfg.seconds * 1e9);
 	for (int i = 0; i < cfg.threads; i++) {
@@ -293,12 +419,13 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	uint64_t attempts = 0, resets = 0, errors = 0;
+	uint64_t attempts = 0, completed = 0, errors = 0;
 	int first_errno = 0;
 	for (int i = 0; i < cfg.threads; i++) {
 		pthread_join(workers[i].thread, NULL);
+		teardown_worker(&workers[i]);
 		attempts += workers[i].attempts;
-		resets += workers[i].resets;
+		completed += workers[i].resets;
 		errors += workers[i].errors;
 		if (!first_errno) first_errno = workers[i].first_errno;
 	}
@@ -313,11 +440,12 @@ int main(int argc, char **argv)
 	if (errors)
 		fprintf(stderr, "loadgen: %llu attempts did not reset as intended (first: %s)\n",
 			(unsigned long long)errors, strerror(first_errno));
+	uint64_t resets = cfg.mode == MODE_REFUSED || cfg.mode == MODE_LINGER0 ? completed : 0;
 	printf("{\"mode\":\"%s\",\"threads\":%d,\"attempts\":%llu,\"seconds\":%.3f,\"rate\":%.0f,"
-	       "\"resets\":%llu,\"errors\":%llu,\"probes\":%d,\"port\":%d,\"cpu_seconds\":%.3f}\n",
-	       cfg.mode == MODE_REFUSED ? "refused" : "linger0", cfg.threads,
+	       "\"resets\":%llu,\"completed\":%llu,\"errors\":%llu,\"probes\":%d,\"port\":%d,\"cpu_seconds\":%.3f}\n",
+	       MODE_NAMES[cfg.mode], cfg.threads,
 	       (unsigned long long)attempts, seconds, seconds > 0 ? (double)attempts / seconds : 0.0,
-	       (unsigned long long)resets, (unsigned long long)errors, probes, cfg.port, cpu);
+	       (unsigned long long)resets, (unsigned long long)completed, (unsigned long long)errors, probes, cfg.port, cpu);
 	free(workers);
 	return 0;
 }

@@ -91,7 +91,11 @@ int handle_receive_reset(__u64 *ctx)
 /* Owners are recorded on transitions that only a syscall makes (connect,
  * listen, close, shutdown), and the state left on the way to CLOSE is kept
  * for the reset that may follow. A move to CLOSE with a socket error and no
- * reset just reported is a reset-type abort. */
+ * reset just reported is a reset-type abort.
+ *
+ * Every TCP state change of the host passes here (ten per short connection),
+ * and half of them are of no use: the new state, a register, is tested before
+ * anything is read from the socket. */
 SEC("tp_btf/inet_sock_set_state")
 int handle_set_state(__u64 *ctx)
 {
@@ -103,24 +107,34 @@ int handle_set_state(__u64 *ctx)
 	__u64 cookie;
 	int err;
 
+	switch (newstate) {
+	case TCP_SYN_SENT:
+	case TCP_LISTEN:
+	case TCP_FIN_WAIT1:
+	case TCP_LAST_ACK:
+	case TCP_CLOSE:
+		break;
+	default:
+		return 0;
+	}
 	if (!sk || !is_tcp_inet(sk))
 		return 0;
 
-	if (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN || newstate == TCP_FIN_WAIT1 ||
-	    newstate == TCP_LAST_ACK) {
+	if (newstate != TCP_CLOSE) {
 		if (in_task(sk)) {
 			/* one read of the task's identity serves every map */
 			struct owner *o = remember_owner(sk);
 
 			if (newstate == TCP_LISTEN)
 				remember_listener(sk, o);
-			else if (newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK)
+			/* Only an active close can leave a TIME_WAIT stand-in, which
+			 * has no storage of its own; a passive closer (LAST_ACK) keeps
+			 * its full socket, and its storage, to the end. */
+			else if (newstate == TCP_FIN_WAIT1)
 				remember_closer(sk, o);
 		}
 		return 0;
 	}
-	if (newstate != TCP_CLOSE)
-		return 0;
 
 	cookie = bpf_get_socket_cookie(sk);
 	s = get_scratch();
@@ -149,12 +163,26 @@ int handle_set_state(__u64 *ctx)
 }
 
 /* Remember owners of accepted sockets, which no state change reveals: the
- * first send or receive in process context names them. */
+ * first send or receive in process context names them. Every send and receive
+ * of the host passes here, so the common case (the socket's stored owner is
+ * the thread acting now) is one storage look-up and one compare; storage is
+ * created only on a socket's first I/O, and the owner rewritten only when
+ * another thread acts. */
 static __always_inline void owner_from_io(struct sock *sk)
 {
+	struct owner *o;
+	__u64 id;
+
 	if (!sk || !is_tcp_inet(sk))
 		return;
-	remember_owner(sk);
+	id = bpf_get_current_pid_tgid();
+	o = bpf_sk_storage_get(&owner_by_sock, sk, 0, 0);
+	if (o && o->tid == (__u32)id)
+		return;
+	if (!o)
+		o = bpf_sk_storage_get(&owner_by_sock, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (o)
+		current_owner(o);
 }
 
 SEC("tp_btf/sock_send_length")
