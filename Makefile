@@ -18,7 +18,7 @@ CFLAGS_TOOLS := -O2 -Wall -Wextra -pthread
 
 .PHONY: build deps trace test bench soak clean
 
-build: deps build/rstrace.bpf.o $(ADDON) .stamp-ts build/rstpeer build/sock_destroy.bpf.o bench/build/loadgen
+build: deps build/rstrace.bpf.o $(ADDON) .stamp-ts build/rstpeer build/sock_destroy.bpf.o bench/build/loadgen bench/build/c-consumer
 
 deps: .stamp-apt node_modules/.package-lock.json
 
@@ -59,6 +59,11 @@ bench/build/loadgen: bench/loadgen.c | deps
 	@mkdir -p bench/build
 	gcc $(CFLAGS_TOOLS) -o $@ $<
 
+# The benchmark's ceiling: the least a libbpf consumer of build/rstrace.bpf.o does.
+bench/build/c-consumer: bench/c-consumer.c bpf/rstrace.h | deps
+	@mkdir -p bench/build
+	gcc $(CFLAGS_TOOLS) -o $@ $< $$(pkg-config --cflags --libs libbpf)
+
 trace: build
 	bin/rstrace trace
 
@@ -69,7 +74,8 @@ test: build
 	npx vitest run --reporter=default --reporter=json --outputFile.json=build/vitest.json; \
 	status=$$?; [ -f build/vitest.json ] && node scripts/test-summary.mjs build/vitest.json; exit $$status
 
-# The storm benchmark (a few minutes), the offline trace-file benchmark, then the 10-minute soak (SOAK_SECONDS to change).
+# The interleaved benchmark (storm, churn, ping-pong: about seven minutes), the offline
+# trace-file benchmark, then the 10-minute soak (SOAK_SECONDS to change; alone: make soak).
 bench: build
 	npx tsx bench/run.ts
 	npx tsx bench/tracefile-bench.ts --write

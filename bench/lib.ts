@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const LOADGEN = join(REPO, 'bench/build/loadgen');
+export const C_CONSUMER = join(REPO, 'bench/build/c-consumer');
+export const BPF_OBJECT = join(REPO, 'build/rstrace.bpf.o');
 export const RSTRACE = join(REPO, 'bin/rstrace');
 /** Scratch files (trace files, pcaps); git ignores this folder. */
 export const OUT_DIR = join(REPO, 'bench/out');
@@ -31,6 +33,20 @@ export function ensureLoadgen(): void {
   execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-pthread', '-o', LOADGEN, src], { stdio: 'inherit' });
 }
 
+/** Builds the minimal C consumer the way the Makefile does, when it is missing or stale. */
+export function ensureCConsumer(): string | undefined {
+  const src = join(REPO, 'bench/c-consumer.c');
+  if (existsSync(C_CONSUMER) && statSync(C_CONSUMER).mtimeMs >= statSync(src).mtimeMs) return undefined;
+  try {
+    const flags = execFileSync('pkg-config', ['--cflags', '--libs', 'libbpf'], { encoding: 'utf8' }).trim().split(/\s+/);
+    mkdirSync(dirname(C_CONSUMER), { recursive: true });
+    execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', C_CONSUMER, src, ...flags], { stdio: 'inherit' });
+    return undefined;
+  } catch (e) {
+    return `cannot build bench/c-consumer.c (libbpf-dev, pkg-config): ${(e as Error).message}`;
+  }
+}
+
 export function ensureOutDir(): string {
   mkdirSync(OUT_DIR, { recursive: true });
   return OUT_DIR;
@@ -38,7 +54,7 @@ export function ensureOutDir(): string {
 
 /* ------------------------------------------------------------------ load */
 
-export type LoadMode = 'refused' | 'linger0';
+export type LoadMode = 'refused' | 'linger0' | 'churn' | 'pingpong';
 
 export interface LoadOptions {
   mode: LoadMode;
@@ -59,6 +75,8 @@ export interface LoadResult {
   rate: number;
   /** attempts that provoked the reset pair as intended */
   resets: number;
+  /** attempts that did what the mode intends (connections, round trips, reset pairs) */
+  completed: number;
   errors: number;
   /** reset pairs provoked before the clock started (the closed-port check) */
   probes: number;
@@ -85,10 +103,10 @@ function parseLoadResult(line: string): LoadResult {
     return o[k] as number;
   };
   const mode = o.mode;
-  if (mode !== 'refused' && mode !== 'linger0') throw new Error(`loadgen output has mode ${String(mode)}`);
+  if (mode !== 'refused' && mode !== 'linger0' && mode !== 'churn' && mode !== 'pingpong') throw new Error(`loadgen output has mode ${String(mode)}`);
   return {
     mode, threads: num('threads'), attempts: num('attempts'), seconds: num('seconds'), rate: num('rate'),
-    resets: num('resets'), errors: num('errors'), probes: num('probes'), port: num('port'),
+    resets: num('resets'), completed: num('completed'), errors: num('errors'), probes: num('probes'), port: num('port'),
     cpuSeconds: num('cpu_seconds'), machineBusySeconds: NaN,
   };
 }
@@ -291,16 +309,24 @@ export class RssSampler {
 
 /** CPU seconds (user + system) a process tree has used so far, from /proc/PID/stat. */
 export function cpuSeconds(pid: number): number {
-  let ticks = 0;
+  const t = cpuTimes(pid);
+  return t.user + t.system;
+}
+
+/** User and system CPU seconds of a process tree so far (utime, stime of /proc/PID/stat). */
+export function cpuTimes(pid: number): { user: number; system: number } {
+  let user = 0;
+  let system = 0;
   for (const p of processTree(pid)) {
     try {
       // Fields after the "(comm)" that may itself hold spaces: utime and stime are the 12th and 13th.
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
+      user += Number(f[11]);
+      system += Number(f[12]);
     } catch { /* ended */ }
   }
-  return ticks / CLOCK_TICKS;
+  return { user: user / CLOCK_TICKS, system: system / CLOCK_TICKS };
 }
 /** USER_HZ: 100 on every Linux architecture Node runs on. */
 const CLOCK_TICKS = 100;
