@@ -95,6 +95,19 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   skel_->rodata->assume_no_reason = opts.Has("assumeNoReason") && opts.Get("assumeNoReason").ToBoolean();
   skel_->rodata->wakeup_bytes = NumberOption(opts, "wakeupBytes", 1u << 20);
   poll_timeout_ms_ = static_cast<int>(NumberOption(opts, "pollTimeoutMs", 10));
+  // The ring's size (bytes): a power of two, at least a page. Tests use a
+  // small one to make the ring wrap after a few hundred records.
+  if (opts.Has("ringBytes") && !opts.Get("ringBytes").IsUndefined()) {
+    uint64_t bytes = NumberOption(opts, "ringBytes", 0);
+    long page = sysconf(_SC_PAGESIZE);
+    if (bytes < static_cast<uint64_t>(page) || (bytes & (bytes - 1)) != 0 || bytes > (1ull << 30)) {
+      ThrowError(env, "ringBytes must be a power of two between the page size and 1 GiB", EINVAL,
+                 "pass e.g. 65536, or leave it out for the default 16 MiB");
+      Shutdown();
+      return;
+    }
+    bpf_map__set_max_entries(skel_->maps.events, static_cast<uint32_t>(bytes));
+  }
   max_pending_bytes_ = NumberOption(opts, "maxPendingBytes", 16u << 20);
 
   // Optional hooks the caller found missing on this kernel (see src/kernel/).

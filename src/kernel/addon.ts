@@ -17,6 +17,8 @@ export interface TracerOptions {
   wakeupBytes?: number;
   pollTimeoutMs?: number;
   maxPendingBytes?: number;
+  /** ring buffer size in bytes (power of two, >= a page); default 16 MiB */
+  ringBytes?: number;
   skipPrograms?: string[];
 }
 
