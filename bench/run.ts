@@ -546,7 +546,8 @@ function report(m: ReturnType<typeof machine>, startedAt: number): string {
     '- in-kernel ns: run_time_ns over the rstrace programs (handle_*) that appeared during the run, from ' +
       '`bpftool prog show -j` with kernel.bpf_stats_enabled=1 for that run only (the statistics cost two clock ' +
       'reads per program run, so the headline ratios are measured with them off), divided by the reset events ' +
-      '(storm) or by the connections / round trips (churn, pingpong).',
+      '(storm) or by the connections / round trips (churn, pingpong). The programs run for all TCP traffic of the ' +
+      'host: on a machine where others make traffic too, runs per event count theirs as well.',
     '- tcpdump bytes per RST: pcap size minus its 24-byte header, over the packets captured.',
     '- tracer CPUs: the tracer\'s user + system time during the load over the load\'s length; ' +
       'generator CPUs: the generator\'s own getrusage; other CPUs: the machine\'s busy time (/proc/stat, softirq ' +
