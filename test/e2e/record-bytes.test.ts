@@ -10,8 +10,12 @@ import { addon } from '../../src/kernel/addon.js';
 import { AF_INET, AF_INET6, FLAG, KIND, OFFSETS, RECORD_SIZE } from '../../src/decode.js';
 import { RECORD_FIELDS } from '../../src/kernel/layout.generated.js';
 
-const RING = 64 * 1024;
-const CONNECTS = 300;
+/** Small enough to wrap within a second; large enough that another test's storm on the host
+ * (whose records this tracer reserves and discards) does not fill it between two polls. */
+const RING = 256 * 1024;
+const CONNECTS = 1000;
+/** Connects between two waits for delivery: 400 records (64 KiB), well under the ring. */
+const CHUNK = 200;
 
 async function closedPort(): Promise<number> {
   const srv = createServer();
@@ -46,15 +50,20 @@ describe('record bytes', () => {
   it('after the ring wraps, IPv4 records carry no byte of the IPv6 records they overwrite', async () => {
     const port = await closedPort();
     const records: Buffer[] = [];
-    const t = new (addon().Tracer)({ filterPort: port, ringBytes: RING, wakeupBytes: 1, pollTimeoutMs: 5 });
+    let lost = 0;
+    const t = new (addon().Tracer)({ filterPort: port, ringBytes: RING, wakeupBytes: 1, pollTimeoutMs: 2 });
     t.start((batch, n) => {
       for (let i = 0; i < n; i++) records.push(Buffer.from(batch.subarray(i * RECORD_SIZE, (i + 1) * RECORD_SIZE)));
     });
     try {
-      for (let i = 0; i < CONNECTS; i++) await refuse('::1', port);
-      await until(() => records.length >= 2 * CONNECTS, 10_000);
-      for (let i = 0; i < CONNECTS; i++) await refuse('127.0.0.1', port);
-      await until(() => records.length >= 4 * CONNECTS, 10_000);
+      for (const [phase, host] of [[0, '::1'], [1, '127.0.0.1']] as const) {
+        for (let done = 0; done < CONNECTS; done += CHUNK) {
+          for (let i = 0; i < CHUNK; i++) await refuse(host, port);
+          const want = 2 * (phase * CONNECTS + done + CHUNK);
+          await until(() => records.length + t.counters().lost >= want, 10_000);
+        }
+      }
+      lost = t.counters().lost;
     } finally {
       await t.close();
     }
@@ -64,8 +73,11 @@ describe('record bytes', () => {
     const v4 = records.filter((b) => fam(b) === AF_INET);
     // the IPv6 phase alone wrote more than the ring holds, so the IPv4 records reuse its bytes
     expect(v6.length * (RECORD_SIZE + 8)).toBeGreaterThan(RING);
-    expect(v4.length).toBe(2 * CONNECTS);
-    expect(v4.filter((b) => b[OFFSETS.kind] === KIND.SENT).length).toBe(CONNECTS);
+    // every record is here, or counted lost (a full ring, on a host busy with other tests)
+    expect(v6.length + v4.length + lost).toBeGreaterThanOrEqual(4 * CONNECTS);
+    expect(v4.length).toBeGreaterThan(CONNECTS);
+    expect(v4.some((b) => b[OFFSETS.kind] === KIND.SENT)).toBe(true);
+    expect(v4.some((b) => b[OFFSETS.kind] === KIND.RECEIVED)).toBe(true);
     for (const b of v4) {
       const d = dv(b);
       const flags = d.getUint16(OFFSETS.flags, true);
