@@ -14,6 +14,9 @@
 enum rst_const {
 	RST_COMM_LEN = 16,              /* TASK_COMM_LEN */
 	RST_REASON_NONE = 0xffffffffu,  /* a reason value the kernel never uses: "it gave none" */
+	/* records per batch handed to JavaScript: small batches keep the buffers
+	 * in flight (addon pool, JS copies) a few MB in all during a storm */
+	RST_BATCH_RECORDS = 2048,
 };
 
 /* What happened on the wire. */

@@ -25,7 +25,7 @@ namespace {
 constexpr size_t kMaxQueuedBatches = 8;
 // Small batches keep what JavaScript builds from one batch short-lived (it
 // dies in the young generation); a storm is many of them, not a huge one.
-constexpr size_t kMaxBatchRecords = 8192;
+constexpr size_t kMaxBatchRecords = RST_BATCH_RECORDS;
 
 uint64_t NumberOption(const Napi::Object& o, const char* key, uint64_t dflt) {
   if (!o.Has(key)) return dflt;
@@ -102,7 +102,7 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
     long page = sysconf(_SC_PAGESIZE);
     if (bytes < static_cast<uint64_t>(page) || (bytes & (bytes - 1)) != 0 || bytes > (1ull << 30)) {
       ThrowError(env, "ringBytes must be a power of two between the page size and 1 GiB", EINVAL,
-                 "pass e.g. 65536, or leave it out for the default 16 MiB");
+                 "pass e.g. 65536, or leave it out for the object's default");
       Shutdown();
       return;
     }

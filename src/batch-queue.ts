@@ -15,6 +15,8 @@
  * two scavenges, is promoted, and waits for a rare full GC (measured: 50-70
  * batches, 60-80 MB, alive at once). The copy costs about 10 ns per record.
  */
+import { RECORD_SIZE } from './decode.js';
+import { CONST } from './kernel/layout.generated.js';
 
 /** The tracer's read side, shared with other reasons to stop reading (a full stdout). */
 export interface Flow {
@@ -43,11 +45,11 @@ export class FlowGate {
   }
 }
 
-/** Batches queued before the tracer is paused; each is up to 8192 records (1.2 MB). */
-export const QUEUE_LIMIT = 4;
+/** Batches queued before the tracer is paused; each is up to RST_BATCH_RECORDS records (bpf/rstrace.h). */
+export const QUEUE_LIMIT = 8;
 
-/** Bytes of the largest batch the addon hands over (8192 records of 152 bytes). */
-const COPY_BYTES = 8192 * 152;
+/** Bytes of the largest batch the addon hands over. */
+const COPY_BYTES = CONST.BATCH_RECORDS * RECORD_SIZE;
 /** Copies kept for reuse: the queue plus the batches the addon may still send while paused. */
 const SPARE_COPIES = 8;
 

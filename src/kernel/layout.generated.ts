@@ -43,6 +43,7 @@ export const RECORD_FIELDS = {
 export const CONST = {
   COMM_LEN: 16,
   REASON_NONE: 4294967295,
+  BATCH_RECORDS: 2048,
 } as const;
 
 /** what happened on the wire (enum rst_kind), without the RST_KIND_ prefix */
