@@ -17,7 +17,7 @@ export interface TracerOptions {
   wakeupBytes?: number;
   pollTimeoutMs?: number;
   maxPendingBytes?: number;
-  /** ring buffer size in bytes (power of two, >= a page); default 16 MiB */
+  /** ring buffer size in bytes (power of two, >= a page); default: the object's (16 MiB); `trace` asks for 4 MiB */
   ringBytes?: number;
   skipPrograms?: string[];
 }
