@@ -17,11 +17,10 @@ import type { WallClock } from './enrich/clock.js';
 import type { OwnerLookup } from './enrich/proc.js';
 import { stateBeforeReset, unreadBytes, unsentBytes } from './enrich/socket.js';
 import { codeInfo } from './codes.js';
-import type { Kind, ResetEvent } from './event.js';
-import { TCP_STATE, kindName, reasonName, tcpStateName, type ReasonNames } from './kernel/names.js';
+import type { ResetEvent } from './event.js';
+import { KIND_NUMBER, TCP_STATE, kindName, reasonName, tcpStateName, type ReasonNames } from './kernel/names.js';
 import { PhantomResetFilter } from './phantom-reset-filter.js';
 
-const KIND_OF: Record<Kind, number> = { sent: KIND.SENT, received: KIND.RECEIVED, abort: KIND.ABORT };
 
 export interface PipelineDeps {
   clock: WallClock;
@@ -73,25 +72,17 @@ export class Pipeline {
    * per event, without building events. Returns how many were counted.
    */
   countBatch(batch: Uint8Array, records: number, counter: ResetCounter): number {
-    const countEvent = (e: ResetEvent): void => counter.count(KIND_OF[e.kind], e.code, e.comm);
+    const countEvent = (e: ResetEvent): void => counter.count(KIND_NUMBER[e.kind], e.code, e.comm);
     // The user-space filter judges whole events.
     if (this.deps.keep) return this.eachEvent(batch, records, countEvent);
     const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
     const n = batchSize(batch, records);
     const at = (i: number): RawRecord => decodeInto(this.scratch, batch, dv, i * RECORD_SIZE);
-    let counted = this.releaseHeld(n, at, countEvent);
-    for (let i = 0; i < n; i++) {
-      const r = at(i);
-      const v = this.judge(r);
-      if (this.phantoms.isCandidate(r)) {
-        this.phantoms.hold(this.fill(emptyEvent(), r, v));
-        continue;
-      }
-      this.phantoms.observe(r, v.phrase.code);
+    let counted = 0;
+    this.walk(n, at, (e) => { countEvent(e); counted++; }, (r, v) => {
       counter.count(r.kind, v.phrase.code, attributeInto(this.owner, r, v.actor, this.deps.proc).comm);
       counted++;
-    }
-    this.phantoms.endBatch();
+    });
     return counted;
   }
 
@@ -115,11 +106,22 @@ export class Pipeline {
   }
 
   private run(n: number, at: (i: number) => RawRecord, visit: (e: ResetEvent) => void): number {
+    let passed = 0;
     const emit = (e: ResetEvent): void => {
       if (this.passes(e)) { visit(e); passed++; }
     };
-    let passed = 0;
-    this.releaseHeld(n, at, emit);
+    this.walk(n, at, emit, (r, v) => emit(this.fill(this.event, r, v)));
+    return passed;
+  }
+
+  /**
+   * One batch's records in order, phantom candidates held back for one batch:
+   * `released` gets the held events that proved real, `each` every other
+   * record with its verdict (counting needs no event, so none is filled here).
+   */
+  private walk(n: number, at: (i: number) => RawRecord, released: (e: ResetEvent) => void,
+    each: (r: RawRecord, v: Verdict) => void): void {
+    this.releaseHeld(n, at, released);
     for (let i = 0; i < n; i++) {
       const r = at(i);
       const v = this.judge(r);
@@ -128,26 +130,18 @@ export class Pipeline {
         continue;
       }
       this.phantoms.observe(r, v.phrase.code);
-      emit(this.fill(this.event, r, v));
+      each(r, v);
     }
     this.phantoms.endBatch();
-    return passed;
   }
 
-  /**
-   * Events held from the previous batch go first, in order, once this batch
-   * has shown whether their sent halves came: a look at the batch's sockets in
-   * CLOSE, only while something is held (rare).
-   */
-  private releaseHeld(n: number, at: (i: number) => RawRecord, emit: (e: ResetEvent) => void): number {
-    if (!this.phantoms.holding) return 0;
+  private releaseHeld(n: number, at: (i: number) => RawRecord, emit: (e: ResetEvent) => void): void {
+    if (!this.phantoms.holding) return;
     for (let i = 0; i < n; i++) {
       const r = at(i);
       if (r.kind === KIND.SENT && r.state === TCP_STATE.CLOSE && r.cookie) this.phantoms.observe(r, this.judge(r).phrase.code);
     }
-    const real = this.phantoms.release();
-    for (const e of real) emit(e);
-    return real.length;
+    for (const e of this.phantoms.release()) emit(e);
   }
 
   private judge(r: RawRecord): Verdict {
