@@ -162,6 +162,18 @@ static __always_inline void fill_addrs_sk(struct rst_record *e, const struct soc
 	}
 }
 
+/* No address at all (a reset with neither socket nor segment). */
+static __always_inline void fill_addrs_none(struct rst_record *e)
+{
+	e->family = 0;
+	zero16(e->laddr);
+	zero16(e->raddr);
+	e->lport = 0;
+	e->rport = 0;
+	e->tcp_flags = 0;
+	e->netns = 0;
+}
+
 /* The address part from the segment that provoked a reset (this host is its
  * destination), and the device's namespace as a first `netns`: a socket-less
  * reset still happened in some namespace. Packet bytes are raw memory: two
@@ -174,13 +186,9 @@ static __always_inline void fill_addrs_skb(struct rst_record *e, const struct sk
 	__u8 ip[40];
 	__u8 tcp[14];
 
-	e->family = 0;
-	zero16(e->laddr);
-	zero16(e->raddr);
-	e->lport = 0;
-	e->rport = 0;
-	e->tcp_flags = 0;
-	e->netns = skb->dev ? skb->dev->nd_net.net->ns.inum : 0;
+	fill_addrs_none(e);
+	if (skb->dev)
+		e->netns = skb->dev->nd_net.net->ns.inum;
 	if (bpf_probe_read_kernel(ip, sizeof(ip), head + nh) == 0) {
 		if ((ip[0] >> 4) == 4) {
 			e->family = AF_INET;
@@ -197,18 +205,6 @@ static __always_inline void fill_addrs_skb(struct rst_record *e, const struct sk
 		e->lport = ((__u16)tcp[2] << 8) | tcp[3];
 		e->tcp_flags = tcp[13];
 	}
-}
-
-/* No address at all (a reset with neither socket nor segment). */
-static __always_inline void fill_addrs_none(struct rst_record *e)
-{
-	e->family = 0;
-	zero16(e->laddr);
-	zero16(e->raddr);
-	e->lport = 0;
-	e->rport = 0;
-	e->tcp_flags = 0;
-	e->netns = 0;
 }
 
 /* The socket part when there is no socket: netns stays as fill_addrs_*() left it. */
