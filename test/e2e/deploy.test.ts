@@ -8,10 +8,10 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, refusedConnect } from '../helpers/loopback.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
@@ -43,26 +43,7 @@ function value(entries: [string, string][], key: string): string | undefined {
   return entries.filter(([k]) => k === key).pop()?.[1];
 }
 
-/** A port free on 127.0.0.1 right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-function refusedConnect(port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const sock = connect({ host: '127.0.0.1', port });
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error('connect neither failed nor succeeded in 5 s')); }, 5000);
-    sock.once('connect', () => { clearTimeout(timer); sock.destroy(); reject(new Error(`something listens on 127.0.0.1:${port}`)); });
-    sock.once('error', () => { clearTimeout(timer); resolve(); });
-  });
-}
 
 /**
  * Runs `argv` (an rstrace metrics command line) until it serves, provokes

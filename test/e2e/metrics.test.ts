@@ -7,10 +7,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, refusedConnect } from '../helpers/loopback.js';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 
 const RSTRACE = fileURLToPath(new URL('../../bin/rstrace', import.meta.url));
@@ -43,17 +43,6 @@ async function stop(c: Child | undefined, signal: NodeJS.Signals = 'SIGTERM'): P
   return code;
 }
 
-/** A port free on 127.0.0.1 right now: bind port 0, read it, close. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** An error that ends a wait at once, where any other one is retried. */
 class Fatal extends Error {}
@@ -75,15 +64,6 @@ async function until<T>(what: string, ms: number, check: () => Promise<T | undef
   throw new Error(`${what}: not within ${ms} ms${seen ? `; last seen: ${seen()}` : ''}${last ? ` (last error: ${String(last)})` : ''}`);
 }
 
-/** A connect to a port nothing listens on: the kernel answers the SYN with a RST. */
-function refusedConnect(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = connect({ host: '127.0.0.1', port });
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error('connect neither failed nor succeeded in 5 s')); }, 5000);
-    sock.once('connect', () => { clearTimeout(timer); sock.destroy(); reject(new Error(`something listens on 127.0.0.1:${port}`)); });
-    sock.once('error', (err: NodeJS.ErrnoException) => { clearTimeout(timer); resolve(err.code ?? err.message); });
-  });
-}
 
 interface PromSample {
   metric: Record<string, string>;
