@@ -3,8 +3,8 @@
  * `trace --json` printed live) or CSV (RFC 4180), for jq, DuckDB and
  * spreadsheets. Streams the file batch by batch, so memory stays flat.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { fieldAccess, toJsonLine } from './sinks/jsonl.js';
+import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { fieldAccess, JsonLinesBuffer } from './sinks/jsonl.js';
 import { EVENT_FIELDS, EVENT_SCHEMA, type ResetEvent } from './event.js';
 import { RstraceError } from './errors.js';
 import { matchesFilter, isEmptyFilter, type EventFilter } from './filter.js';
@@ -66,13 +66,66 @@ export function csvLineEncoder(): Encode {
 
 export interface ExportOutput {
   write(chunk: string | Uint8Array): Promise<void>;
+  /**
+   * Writes all of `chunk` before returning (blocking while the reader is
+   * slow), so the caller may refill it at once: what lets `export` encode
+   * into one reused buffer while the reader walks its reused event.
+   */
+  writeSync?(chunk: Uint8Array): void;
   end(): Promise<void>;
   /** the reader went away (`| head`): stop quietly */
   readonly closed: boolean;
 }
 
-/** stdout, with back-pressure; EPIPE (the reader exited) ends the export quietly. */
-export function stdoutOutput(stream: NodeJS.WritableStream & { writableLength?: number } = process.stdout): ExportOutput {
+/** Sleeps the thread: the only way to wait for a non-blocking fd inside a synchronous walk. */
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Standard output by its fd, written synchronously. A pipe gets a blocking
+ * descriptor of its own (/proc/self/fd/1 opens the pipe anew): the one Node
+ * shares is made non-blocking once process.stdout is touched, and a blocking
+ * write is how a slow reader (`| jq`) holds us back without memory growing.
+ * Elsewhere EAGAIN is waited out with short sleeps.
+ */
+function stdoutFdOutput(): ExportOutput {
+  let fd = 1;
+  let own = false;
+  try {
+    if (fstatSync(1).isFIFO()) { fd = openSync('/proc/self/fd/1', 'w'); own = true; }
+  } catch { /* keep fd 1 */ }
+  let closed = false;
+  const fail = (err: Error): never => {
+    throw new RstraceError(`cannot write to standard output: ${err.message}`, 'check where the output goes, or use -o FILE', 1);
+  };
+  const writeAll = (bytes: Uint8Array): void => {
+    let waitMs = 0.05;
+    for (let off = 0; off < bytes.length && !closed;) {
+      try {
+        off += writeSync(fd, bytes, off, bytes.length - off);
+        waitMs = 0.05;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EPIPE') closed = true;
+        else if (code === 'EAGAIN') { Atomics.wait(pause, 0, 0, waitMs); waitMs = Math.min(waitMs * 2, 10); }
+        else fail(err as Error);
+      }
+    }
+  };
+  return {
+    get closed() { return closed; },
+    async write(chunk) { writeAll(typeof chunk === 'string' ? Buffer.from(chunk) : chunk); },
+    writeSync: writeAll,
+    async end() { if (own) { own = false; closeSync(fd); } },
+  };
+}
+
+/**
+ * stdout, with back-pressure; EPIPE (the reader exited) ends the export
+ * quietly. The process's own stdout is written by fd (stdoutFdOutput); another
+ * stream through its write() and 'drain'.
+ */
+export function stdoutOutput(stream?: NodeJS.WritableStream & { writableLength?: number }): ExportOutput {
+  if (stream === undefined) return stdoutFdOutput();
   let closed = false;
   let failure: Error | null = null;
   stream.on('error', (err: NodeJS.ErrnoException) => {
@@ -126,16 +179,17 @@ export function fileOutput(path: string): ExportOutput {
     throw new RstraceError(`cannot create ${path}: ${(err as Error).message}`, 'check the file system, or write elsewhere', 1);
   }
   let open = true;
+  const writeAll = (bytes: Uint8Array): void => {
+    try {
+      for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
+    } catch (err) {
+      throw new RstraceError(`cannot write ${path}: ${(err as Error).message}`, 'free space on that file system or write elsewhere', 1);
+    }
+  };
   return {
     closed: false,
-    async write(chunk) {
-      try {
-        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
-      } catch (err) {
-        throw new RstraceError(`cannot write ${path}: ${(err as Error).message}`, 'free space on that file system or write elsewhere', 1);
-      }
-    },
+    async write(chunk) { writeAll(typeof chunk === 'string' ? Buffer.from(chunk) : chunk); },
+    writeSync: writeAll,
     async end() {
       if (open) { open = false; closeSync(fd); }
     },
@@ -154,12 +208,11 @@ export interface ExportResult {
   closedEarly: boolean;
 }
 
-/**
- * Lines are encoded into one reused byte buffer and written when it fills:
- * building a multi-megabyte JS string first and converting it at write time
- * costs several times more (every line's pieces are flattened twice).
- */
+/** Bytes gathered per write: few system calls, and still small next to the file being read. */
 const WRITE_BYTES = 1 << 20;
+
+/** Thrown out of the reader's walk when the output went away (`| head`). */
+const STOP = Symbol('output closed');
 
 export async function exportTrace(path: string, format: ExportFormat, output: ExportOutput | (() => ExportOutput),
   filter: EventFilter = {}): Promise<ExportResult> {
@@ -171,13 +224,66 @@ export async function exportTrace(path: string, format: ExportFormat, output: Ex
     reader.close();
     throw err;
   }
-  // jsonl is the live --json encoder itself, so the two cannot differ
-  const encode = format === 'jsonl' ? toJsonLine : csvLineEncoder();
-  // CSV has CRLF line ends (RFC 4180); JSON lines end in \n like `trace --json`.
-  const eol = format === 'csv' ? '\r\n' : '\n';
   const filtering = !isEmptyFilter(filter);
   let events = 0;
   let excluded = 0;
+  try {
+    if (format === 'jsonl') {
+      // the live --json encoder itself, so the two cannot differ
+      const lines = new JsonLinesBuffer(WRITE_BYTES);
+      const writeSync = out.writeSync;
+      if (writeSync) {
+        // The reader's callback walk hands over its one reused event, and the
+        // buffer is written out before it is refilled: nothing per event is
+        // allocated or kept.
+        const o = out;
+        try {
+          if (out.closed) throw STOP;
+          reader.forEachEvent((e) => {
+            if (filtering && !matchesFilter(e, filter)) { excluded++; return; }
+            lines.write(e);
+            events++;
+            if (lines.full) {
+              writeSync(lines.bytes());
+              lines.reset();
+              if (o.closed) throw STOP;
+            }
+          });
+        } catch (err) {
+          if (err !== STOP) throw err;
+        }
+        if (!out.closed && lines.length > 0) writeSync(lines.bytes());
+      } else {
+        // a stream keeps what it is given until written: each chunk is its own
+        for (let batch = reader.nextBatch(); batch && !out.closed; batch = reader.nextBatch()) {
+          for (let i = 0; i < batch.length; i++) {
+            const e = batch[i];
+            if (filtering && !matchesFilter(e, filter)) { excluded++; continue; }
+            lines.write(e);
+            events++;
+          }
+          if (lines.full) await out.write(lines.take());
+        }
+        if (!out.closed && lines.length > 0) await out.write(lines.take());
+      }
+    } else {
+      await exportCsv(reader, out, (e) => {
+        if (filtering && !matchesFilter(e, filter)) { excluded++; return false; }
+        events++;
+        return true;
+      });
+    }
+    await out.end();
+  } finally {
+    reader.close();
+  }
+  return { events, excluded, trailer: reader.trailer, damage: reader.damage, closedEarly: out.closed };
+}
+
+/** CSV rows (CRLF ends, RFC 4180) encoded into one reused byte buffer, written when it fills. */
+async function exportCsv(reader: TraceReader, out: ExportOutput, keep: (e: ResetEvent) => boolean): Promise<void> {
+  const encode = csvLineEncoder();
+  const eol = '\r\n';
   const buf = Buffer.allocUnsafe(WRITE_BYTES);
   let used = 0;
   // an own copy for each write: stdout may still hold the previous chunk when we refill
@@ -185,26 +291,19 @@ export async function exportTrace(path: string, format: ExportFormat, output: Ex
     if (used > 0) await out.write(Uint8Array.prototype.slice.call(buf, 0, used));
     used = 0;
   };
-  try {
-    if (format === 'csv') await out.write(csvHeader() + eol);
-    for (let batch = reader.nextBatch(); batch && !out.closed; batch = reader.nextBatch()) {
-      for (let i = 0; i < batch.length && !out.closed; i++) {
-        const e = batch[i];
-        if (filtering && !matchesFilter(e, filter)) { excluded++; continue; }
-        const line = encode(e) + eol;
-        // 3 bytes per UTF-16 unit is the most UTF-8 can need
-        if (used + line.length * 3 > WRITE_BYTES) {
-          await flush();
-          if (line.length * 3 > WRITE_BYTES) { await out.write(line); events++; continue; }
-        }
-        used += buf.write(line, used);
-        events++;
+  await out.write(csvHeader() + eol);
+  for (let batch = reader.nextBatch(); batch && !out.closed; batch = reader.nextBatch()) {
+    for (let i = 0; i < batch.length && !out.closed; i++) {
+      const e = batch[i];
+      if (!keep(e)) continue;
+      const line = encode(e) + eol;
+      // 3 bytes per UTF-16 unit is the most UTF-8 can need
+      if (used + line.length * 3 > WRITE_BYTES) {
+        await flush();
+        if (line.length * 3 > WRITE_BYTES) { await out.write(line); continue; }
       }
+      used += buf.write(line, used);
     }
-    if (!out.closed) await flush();
-    await out.end();
-  } finally {
-    reader.close();
   }
-  return { events, excluded, trailer: reader.trailer, damage: reader.damage, closedEarly: out.closed };
+  if (!out.closed) await flush();
 }

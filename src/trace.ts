@@ -72,7 +72,7 @@ const STDOUT_HIGH_WATER = 16 << 20;
  * slower than the resets pauses the tracer (the kernel then counts losses)
  * rather than letting the buffer grow without bound.
  */
-function stdoutWriter(onClosed: () => void, flow: { pause(): void; resume(): void }): (text: string) => void {
+function stdoutWriter(onClosed: () => void, flow: { pause(): void; resume(): void }): (chunk: string | Uint8Array) => void {
   let closed = false;
   let paused = false;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -81,9 +81,9 @@ function stdoutWriter(onClosed: () => void, flow: { pause(): void; resume(): voi
   process.stdout.on('drain', () => {
     if (paused) { paused = false; flow.resume(); }
   });
-  return (text) => {
+  return (chunk) => {
     if (closed) return;
-    process.stdout.write(text);
+    process.stdout.write(chunk);
     if (!paused && process.stdout.writableLength > STDOUT_HIGH_WATER) { paused = true; flow.pause(); }
   };
 }

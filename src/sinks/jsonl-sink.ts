@@ -1,14 +1,15 @@
-/** `--json`: one line per event on stdout, written in chunks. */
+/** `--json`: one line per event on stdout, written in chunks of bytes. */
 import type { ResetEvent } from '../event.js';
-import { toJsonLine } from './jsonl.js';
+import { JsonLinesBuffer } from './jsonl.js';
 
-/** Text gathered before a write: big enough for few writes, small enough to die young in the heap. */
-const CHUNK_CHARS = 256 << 10;
+/** Bytes gathered before a write: big enough for few writes, small enough to die young in the heap. */
+const CHUNK_BYTES = 256 << 10;
 
 export class JsonLinesSink {
-  private text = '';
+  private readonly lines = new JsonLinesBuffer(CHUNK_BYTES);
 
-  constructor(private readonly out: (text: string) => void) {}
+  /** `out` keeps the chunk it is given (a stream may still hold it after returning). */
+  constructor(private readonly out: (chunk: Uint8Array) => void) {}
 
   writeBatch(events: readonly ResetEvent[]): void {
     for (const e of events) this.write(e);
@@ -17,15 +18,13 @@ export class JsonLinesSink {
 
   /** One event; `e` may be reused by the caller once this returns. */
   write(e: ResetEvent): void {
-    this.text += toJsonLine(e) + '\n';
-    if (this.text.length >= CHUNK_CHARS) this.end();
+    this.lines.write(e);
+    if (this.lines.full) this.end();
   }
 
   /** Writes what is gathered (at the end of each batch). */
   end(): void {
-    if (this.text.length === 0) return;
-    const text = this.text;
-    this.text = '';
-    this.out(text);
+    if (this.lines.length === 0) return;
+    this.out(this.lines.take());
   }
 }
