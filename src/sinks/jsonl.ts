@@ -33,28 +33,34 @@ const NULL = Buffer.from('null');
 /** Set by a writer that met a string longer than LONG: the line is redone the slow way. */
 let tooLong = false;
 
-function copy(b: Uint8Array, p: number, x: Uint8Array): number {
-  const n = x.length;
-  for (let i = 0; i < n; i++) b[p + i] = x[i];
-  return p + n;
-}
-
 /** A string that repeats across events: escaped once, kept as UTF-8 bytes. */
-function rep(b: Uint8Array, p: number, v: string | null): number {
-  if (v == null) return copy(b, p, NULL);
+function bytesOf(v: string | null): Uint8Array {
+  if (v == null) return NULL;
   let x = escaped.get(v);
   if (x === undefined) {
     x = Buffer.from(JSON.stringify(v));
     if (escaped.size >= 16384) escaped = new Map();
     escaped.set(v, x);
   }
-  if (x.length > LONG) { tooLong = true; return p; }
-  return copy(b, p, x);
+  return x;
+}
+
+/** Cached bytes into the line; a native copy pays for its call only past a few bytes. */
+function put(b: Uint8Array, p: number, x: Uint8Array): number {
+  const n = x.length;
+  if (n > LONG) { tooLong = true; return p; }
+  if (n > 16) { b.set(x, p); return p + n; }
+  for (let i = 0; i < n; i++) b[p + i] = x[i];
+  return p + n;
+}
+
+function rep(b: Uint8Array, p: number, v: string | null): number {
+  return put(b, p, bytesOf(v));
 }
 
 /** A string unique to the event (time, cookie): plain ASCII by construction, copied as it is checked. */
 function uniq(b: Uint8Array, p: number, v: string | null): number {
-  if (v == null) return copy(b, p, NULL);
+  if (v == null) return put(b, p, NULL);
   const n = v.length;
   if (n > LONG) { tooLong = true; return p; }
   b[p] = 34;
@@ -70,7 +76,7 @@ function uniq(b: Uint8Array, p: number, v: string | null): number {
 
 /** An integer as JSON.stringify writes it: digits without a string for the usual case, `null` if not finite. */
 function int(b: Uint8Array, p: number, v: number | null): number {
-  if (typeof v !== 'number') return copy(b, p, NULL);
+  if (typeof v !== 'number') return put(b, p, NULL);
   if (v >= 0 && v <= Number.MAX_SAFE_INTEGER && Math.floor(v) === v) {
     let end = p + 1;
     for (let t = v; t >= 10; t = Math.floor(t / 10)) end++;
@@ -83,7 +89,7 @@ function int(b: Uint8Array, p: number, v: number | null): number {
     } while (t > 0);
     return end;
   }
-  if (!Number.isFinite(v)) return copy(b, p, NULL);
+  if (!Number.isFinite(v)) return put(b, p, NULL);
   const s = `${v}`; // negative, fractional or beyond 2^53: what JSON.stringify writes, all ASCII
   for (let i = 0; i < s.length; i++) b[p + i] = s.charCodeAt(i);
   return p + s.length;
@@ -105,14 +111,21 @@ type WriteLine = (b: Uint8Array, p: number, e: ResetEvent) => number;
 
 function compile(): WriteLine {
   const specs: readonly FieldSpec[] = EVENT_SCHEMA;
+  // Each repeated-string field remembers its last value and bytes: in a storm
+  // consecutive events share most of them, and `===` on the same string is
+  // cheaper than a Map lookup.
+  const memo: string[] = [];
   const body = specs.map((f, i) => {
-    const write = f.type === 'integer' ? 'int' : f.unique ? 'uniq' : 'rep';
-    return `${storeBytes(`${i === 0 ? '{' : ','}${JSON.stringify(f.name)}:`)}\n  p = ${write}(b, p, ${fieldAccess(f)});`;
+    const key = storeBytes(`${i === 0 ? '{' : ','}${JSON.stringify(f.name)}:`);
+    if (f.type === 'integer') return `${key}\n    p = int(b, p, ${fieldAccess(f)});`;
+    if (f.unique) return `${key}\n    p = uniq(b, p, ${fieldAccess(f)});`;
+    memo.push(`let v${i} = null, x${i} = bytesOf(null);`);
+    return `${key}\n    { const v = ${fieldAccess(f)}; if (v !== v${i}) { v${i} = v; x${i} = bytesOf(v); } p = put(b, p, x${i}); }`;
   });
   body.push(storeBytes('}\n'));
+  const source = `${memo.join('\n  ')}\n  return function writeJsonLine(b, p, e) {\n    ${body.join('\n    ')}\n    return p;\n  };`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function('int', 'uniq', 'rep', `return function writeJsonLine(b, p, e) {\n  ${body.join('\n  ')}\n  return p;\n};`)(
-    int, uniq, rep) as WriteLine;
+  return new Function('int', 'uniq', 'put', 'bytesOf', source)(int, uniq, put, bytesOf) as WriteLine;
 }
 
 const writeLine: WriteLine = compile();
