@@ -84,7 +84,7 @@ function int(b: Uint8Array, p: number, v: number | null): number {
     let t = v;
     do {
       const d = Math.floor(t / 10);
-      b[--q] = 48 + t - d * 10;
+      b[--q] = 48 + (t - d * 10); // 48 + t first would round past 2^53
       t = d;
     } while (t > 0);
     return end;
