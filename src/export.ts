@@ -211,17 +211,19 @@ export interface ExportResult {
 /** Bytes gathered per write: few system calls, and still small next to the file being read. */
 const WRITE_BYTES = 1 << 20;
 
-/** Thrown out of the reader's walk when the output went away (`| head`). */
-const STOP = Symbol('output closed');
-
 export async function exportTrace(path: string, format: ExportFormat, output: ExportOutput | (() => ExportOutput),
   filter: EventFilter = {}): Promise<ExportResult> {
   const reader = TraceReader.open(path);
+  let readerOpen = true;
+  // closing ends the reader's walk early too (`| head`); its file is closed once
+  const closeReader = (): void => {
+    if (readerOpen) { readerOpen = false; reader.close(); }
+  };
   let out: ExportOutput;
   try {
     out = typeof output === 'function' ? output() : output;
   } catch (err) {
-    reader.close();
+    closeReader();
     throw err;
   }
   const filtering = !isEmptyFilter(filter);
@@ -237,8 +239,7 @@ export async function exportTrace(path: string, format: ExportFormat, output: Ex
         // buffer is written out before it is refilled: nothing per event is
         // allocated or kept.
         const o = out;
-        try {
-          if (out.closed) throw STOP;
+        if (!o.closed) {
           reader.forEachEvent((e) => {
             if (filtering && !matchesFilter(e, filter)) { excluded++; return; }
             lines.write(e);
@@ -246,11 +247,9 @@ export async function exportTrace(path: string, format: ExportFormat, output: Ex
             if (lines.full) {
               writeSync(lines.bytes());
               lines.reset();
-              if (o.closed) throw STOP;
+              if (o.closed) closeReader();
             }
           });
-        } catch (err) {
-          if (err !== STOP) throw err;
         }
         if (!out.closed && lines.length > 0) writeSync(lines.bytes());
       } else {
@@ -275,7 +274,7 @@ export async function exportTrace(path: string, format: ExportFormat, output: Ex
     }
     await out.end();
   } finally {
-    reader.close();
+    closeReader();
   }
   return { events, excluded, trailer: reader.trailer, damage: reader.damage, closedEarly: out.closed };
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { toJsonLine } from '../../src/sinks/jsonl.js';
 import { sampleEvent, variedEvents } from '../helpers/sample-events.js';
 import { variedBatches } from '../helpers/records.js';
 import { writeBatches } from '../helpers/tracefile.js';
+import { RSTRACE } from '../helpers/tracer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rstrace-export-'));
 
@@ -97,6 +99,22 @@ describe('export', () => {
         expect((err as RstraceError).oneLine()).toBe(`rstrace: cannot create ${path}: ${why}: give -o a path in a directory you can write to`);
       }
     }
+  });
+
+  it('export to a pipe (stdout by fd) equals the file export; a reader that leaves early (| head) ends it quietly', () => {
+    const { path, live } = trace('p.rstrace', 3000, 12);
+    const expected = live.map((e) => toJsonLine(e) + '\n').join('');
+    const piped = spawnSync('sh', ['-c', `"$0" export "$1" | cat`, RSTRACE, path], { encoding: 'utf8', maxBuffer: 1 << 26, timeout: 20_000 });
+    expect(piped.stderr).toBe('');
+    expect(piped.stdout).toBe(expected);
+    // a slow reader: the pipe fills, the writer blocks instead of buffering
+    const slow = spawnSync('sh', ['-c', `"$0" export "$1" | (sleep 0.3; cat)`, RSTRACE, path], { encoding: 'utf8', maxBuffer: 1 << 26, timeout: 20_000 });
+    expect(slow.stdout).toBe(expected);
+    // several 1 MiB writes, the reader gone after the first: no error, exit 0
+    const big = trace('big.rstrace', 12000, 13);
+    const head = spawnSync('sh', ['-c', `{ "$0" export "$1"; echo "status $?" >&2; } | head -n 2`, RSTRACE, big.path], { encoding: 'utf8', timeout: 20_000 });
+    expect(head.stdout).toBe(big.live.slice(0, 2).map((e) => toJsonLine(e) + '\n').join(''));
+    expect(head.stderr).toBe('status 0\n');
   });
 
   it('stops quietly when stdout goes away (EPIPE)', async () => {
