@@ -69,14 +69,24 @@ const reasons = new Map([[1, 'NO_SOCKET']]);
 const newPipeline = (): Pipeline =>
   new Pipeline({ clock: new WallClock(1_790_000_000_000_000_000n), proc: new ProcIndex('/nonexistent'), reasons });
 
+/** CPU time of this process since the last mark: the fair figure on a shared machine. */
+let cpuMark = process.cpuUsage();
+function cpuSince(): number {
+  const c = process.cpuUsage(cpuMark);
+  cpuMark = process.cpuUsage();
+  return c.user + c.system;
+}
+
 function report(name: string, t0: bigint, n: number): void {
   const ns = Number(process.hrtime.bigint() - t0);
-  console.log(`${name.padEnd(36)} ${(ns / n).toFixed(0).padStart(6)} ns/event  ${(ns / n / 1000).toFixed(3)} us/event  ${(n / (ns / 1e9) / 1e6).toFixed(2)} M events/s`);
+  const cpuUs = cpuSince() / n;
+  console.log(`${name.padEnd(36)} ${(ns / n).toFixed(0).padStart(6)} ns/event  ${(ns / n / 1000).toFixed(3)} us/event  ${(n / (ns / 1e9) / 1e6).toFixed(2)} M events/s  ${cpuUs.toFixed(3)} us CPU/event`);
 }
 
 /** The array path: every event an object of its own. */
 function run(name: string, sink: (events: ReturnType<Pipeline['process']>) => void): void {
   const pipeline = newPipeline();
+  cpuSince();
   const t0 = process.hrtime.bigint();
   let n = 0;
   for (const b of batches) {
@@ -90,6 +100,7 @@ function run(name: string, sink: (events: ReturnType<Pipeline['process']>) => vo
 /** The streaming paths, as trace.ts takes them. */
 function stream(name: string, each: (p: Pipeline, b: Uint8Array) => number): void {
   const pipeline = newPipeline();
+  cpuSince();
   const t0 = process.hrtime.bigint();
   let n = 0;
   for (const b of batches) n += each(pipeline, b);
@@ -122,6 +133,7 @@ const dir = mkdtempSync(join(tmpdir(), 'rstrace-bench-'));
 const w = TraceFileWriter.open(join(dir, 'b.rstrace'), { host: 'h', kernel: 'k', bootToWallNs: '0', startTime: new Date().toISOString(), options: {}, names: { sk_rst_reason: [...reasons] } });
 {
   // The trace file takes the batches themselves: no pipeline, no event.
+  cpuSince();
   const t0 = process.hrtime.bigint();
   let n = 0;
   for (const b of batches) { w.writeBatch(b, BATCH); n += BATCH; }
