@@ -11,7 +11,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AF_INET, FLAG, KIND, OFFSETS, RECORD_SIZE, TCP_FLAG } from '../src/decode.js';
 import { WallClock } from '../src/enrich/clock.js';
 import { ProcIndex } from '../src/enrich/proc.js';
 import { Pipeline } from '../src/pipeline.js';
@@ -19,51 +18,13 @@ import { toJsonLine } from '../src/sinks/jsonl.js';
 import { JsonLinesSink } from '../src/sinks/jsonl-sink.js';
 import { MetricsSink } from '../src/sinks/metrics.js';
 import { TraceFileWriter } from '../src/tracefile/writer.js';
+import { stormBatches } from '../test/helpers/records.js';
 
 const N = Number(process.argv[2] ?? 400_000);
 const BATCH = 4096;
 
-function stormBatch(start: number): Uint8Array {
-  const buf = new Uint8Array(BATCH * RECORD_SIZE);
-  const dv = new DataView(buf.buffer);
-  for (let i = 0; i < BATCH; i++) {
-    const o = i * RECORD_SIZE;
-    const n = start + i;
-    const connect = n >> 1;
-    const sent = (n & 1) === 0;
-    dv.setBigUint64(o + OFFSETS.ts_ns, 1_000_000_000n + BigInt(n) * 3500n, true);
-    buf.set([127, 0, 0, 1], o + OFFSETS.laddr);
-    buf.set([127, 0, 0, 1], o + OFFSETS.raddr);
-    dv.setUint32(o + OFFSETS.netns, 4026531840, true);
-    dv.setUint16(o + OFFSETS.family, AF_INET, true);
-    const eph = 32768 + (connect % 28000);
-    if (sent) {
-      dv.setUint8(o + OFFSETS.kind, KIND.SENT);
-      dv.setUint32(o + OFFSETS.reason, 1, true);
-      dv.setUint16(o + OFFSETS.lport, 1, true);
-      dv.setUint16(o + OFFSETS.rport, eph, true);
-      dv.setUint8(o + OFFSETS.tcp_flags, TCP_FLAG.SYN);
-      dv.setUint16(o + OFFSETS.flags, FLAG.HAS_REASON, true);
-    } else {
-      dv.setUint8(o + OFFSETS.kind, KIND.RECEIVED);
-      dv.setUint32(o + OFFSETS.reason, 0xffffffff, true);
-      dv.setUint16(o + OFFSETS.lport, eph, true);
-      dv.setUint16(o + OFFSETS.rport, 1, true);
-      dv.setUint8(o + OFFSETS.state, 2);
-      dv.setBigUint64(o + OFFSETS.cookie, 1_000_000n + BigInt(connect), true);
-      dv.setUint16(o + OFFSETS.flags, FLAG.HAS_SK | FLAG.FULLSOCK | FLAG.IN_TASK | FLAG.OWNER_KNOWN, true);
-      dv.setUint32(o + OFFSETS.ctx_pid, 4242, true);
-      dv.setUint32(o + OFFSETS.ctx_tid, 4243 + (connect & 1), true);
-      buf.set(new TextEncoder().encode('loadgen'), o + OFFSETS.ctx_comm);
-      buf.set(new TextEncoder().encode('loadgen'), o + OFFSETS.owner_comm);
-      dv.setUint32(o + OFFSETS.owner_pid, 4242, true);
-      dv.setUint32(o + OFFSETS.unsent, 1, true);
-    }
-  }
-  return buf;
-}
-
-const batches = Array.from({ length: Math.ceil(N / BATCH) }, (_, i) => stormBatch(i * BATCH));
+// the same synthetic storm as the trace-file tests and bench (test/helpers/records.ts)
+const batches = Array.from(stormBatches(Math.ceil(N / BATCH) * BATCH, BATCH), (b) => b.bytes);
 const reasons = new Map([[1, 'NO_SOCKET']]);
 
 const newPipeline = (): Pipeline =>
