@@ -73,16 +73,25 @@ static __always_inline struct owner *remember_owner(struct sock *sk)
 	return o;
 }
 
+/* `owner` as just stored for the socket, or the current task when no storage
+ * could be had: the maps below copy it rather than read the task again. */
+static __always_inline void owner_or_current(struct owner *o, const struct owner *owner)
+{
+	if (owner) {
+		*o = *owner;
+		return;
+	}
+	__builtin_memset(o, 0, sizeof(*o));
+	current_owner(o);
+}
+
 /* An application closes actively: keep its owner for the TIME_WAIT stand-in. */
 static __always_inline void remember_closer(struct sock *sk, const struct owner *owner)
 {
 	__u64 cookie = bpf_get_socket_cookie(sk);
-	struct owner o = {};
+	struct owner o;
 
-	if (owner)
-		o = *owner;
-	else
-		current_owner(&o);
+	owner_or_current(&o, owner);
 	bpf_map_update_elem(&owner_by_cookie, &cookie, &o, BPF_ANY);
 }
 
@@ -92,12 +101,9 @@ static __always_inline void remember_listener(struct sock *sk, const struct owne
 		.netns = sk->__sk_common.skc_net.net->ns.inum,
 		.port = sk->__sk_common.skc_num,
 	};
-	struct owner o = {};
+	struct owner o;
 
-	if (owner)
-		o = *owner;
-	else
-		current_owner(&o);
+	owner_or_current(&o, owner);
 	bpf_map_update_elem(&owner_by_listener, &lk, &o, BPF_ANY);
 }
 
