@@ -69,7 +69,8 @@ export interface RawRecord {
 
 const TWO32 = 4294967296;
 
-function u64(dv: DataView, off: number): number {
+/** A little-endian u64 as a number: exact up to 2^53 (ids, inodes, cookies in practice). */
+export function u64(dv: DataView, off: number): number {
   // Exact up to 2^53: cgroup ids and inode numbers stay far below.
   return dv.getUint32(off + 4, true) * TWO32 + dv.getUint32(off, true);
 }

@@ -5,7 +5,7 @@
  * is new or changed; the live pipeline is handed the same answers, and the
  * reader rebuilds them, so live and read-time attribution cannot differ.
  */
-import { FLAG, OFFSETS, RECORD_SIZE } from '../decode.js';
+import { FLAG, OFFSETS, RECORD_SIZE, u64 } from '../decode.js';
 import type { OwnerLookup, ProcOwner } from '../enrich/proc.js';
 import { MAX_OWNERS } from './format.js';
 
@@ -33,8 +33,7 @@ export class OwnerRecorder implements OwnerLookup {
     const changes: (number | string | null)[] = [];
     for (let i = 0, o = 0; i < records; i++, o += RECORD_SIZE) {
       if ((dv.getUint16(o + OFFSETS.flags, true) & NEEDS) !== FLAG.HAS_SK) continue;
-      // inode numbers are below 2^32 on every file system sockets live on (sockfs)
-      const ino = dv.getUint32(o + OFFSETS.ino, true) + dv.getUint32(o + OFFSETS.ino + 4, true) * 4294967296;
+      const ino = u64(dv, o + OFFSETS.ino);
       if (ino === 0) continue;
       const now = this.live.ownerOf(ino);
       const before = this.answers.get(ino);
