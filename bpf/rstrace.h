@@ -24,6 +24,7 @@ enum rst_kind {
 	RST_KIND_SENT = 1,     /* this host put a RST on the wire */
 	RST_KIND_RECEIVED = 2, /* this host received a RST */
 	RST_KIND_ABORT = 3,    /* connection aborted with no RST (timeout, ICMP, destroy) */
+	RST_KIND_IGNORED = 4,  /* a RST arrived and the kernel refused it */
 };
 
 /* Which hook produced the record (kept for diagnosis and classification). */

@@ -16,7 +16,7 @@ export interface ResetCode {
 }
 
 export const RESET_CODES: readonly ResetCode[] = [
-  { code: 0, key: 'remote-reset', name: 'Unknown: a reset was received from the remote system',
+  { code: 0, key: 'remote-reset', name: 'Reset received from the remote system',
     linux: 'a RST received from the peer (tcp_receive_reset), whatever the state', kinds: ['received'] },
   { code: 1, key: 'unknown-socket-pair', name: 'Frame received for unknown socket pair',
     linux: 'a non-SYN segment with no socket (NO_SOCKET), data after close (TCP_ABORT_ON_DATA), a segment hitting a TIME_WAIT stand-in (TCP_TIMEWAIT_SOCKET)', kinds: ['sent'] },

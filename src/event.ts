@@ -9,7 +9,8 @@
 
 export interface FieldSpec {
   readonly name: string;
-  readonly type: 'string' | 'integer';
+  /** `string[]`: a JSON array of strings (CSV: the items joined by `;`) */
+  readonly type: 'string' | 'integer' | 'string[]';
   readonly nullable: boolean;
   /** the only values a string field takes, in the order reports list them */
   readonly values?: readonly string[];
@@ -24,8 +25,8 @@ export interface FieldSpec {
 
 export const EVENT_SCHEMA = [
   { name: 'time', type: 'string', nullable: false, unique: true, meaning: 'wall-clock time, ISO-8601 UTC with nanoseconds' },
-  { name: 'kind', type: 'string', nullable: false, values: ['sent', 'received', 'abort'],
-    meaning: '`sent`: this host put a RST on the wire; `received`: a RST arrived; `abort`: the connection died with no RST on the wire' },
+  { name: 'kind', type: 'string', nullable: false, values: ['sent', 'received', 'abort', 'ignored'],
+    meaning: '`sent`: this host put a RST on the wire (its TCP stack or a firewall rule); `received`: a RST arrived and was accepted; `abort`: the connection died with no RST on the wire; `ignored`: a RST arrived and the kernel refused it (the connection lives on)' },
   { name: 'code', type: 'integer', nullable: false, meaning: 'reset diagnostic code (`rstrace codes`): 0-17 from the classic report, 18 and up for Linux-only additions' },
   { name: 'codeKey', type: 'string', nullable: false, meaning: 'the code\'s stable key (`closed-with-data`)' },
   { name: 'reason', type: 'string', nullable: true,
@@ -50,12 +51,16 @@ export const EVENT_SCHEMA = [
   { name: 'actorComm', type: 'string', nullable: true, meaning: 'that process\'s command name' },
   { name: 'probes', type: 'integer', nullable: true, meaning: 'for code 17: keepalive probes sent unanswered' },
   { name: 'explanation', type: 'string', nullable: false, meaning: 'the WHY phrase (`closed with 100 unread bytes`)' },
+  { name: 'cgroup', type: 'string', nullable: true, meaning: 'the owner\'s cgroup v2 path below the cgroup2 root (`/system.slice/nginx.service`)' },
+  { name: 'container', type: 'string', nullable: true, meaning: 'the container id when the cgroup path names one (docker, containerd/CRI, CRI-O, podman)' },
+  { name: 'signals', type: 'string[]', nullable: true, meaning: 'on `received` and `ignored` RSTs: what makes the reset look stale, spoofed or injected (`out-of-window`, `reset-seq-change`, `data-after-reset`); null when nothing does' },
 ] as const satisfies readonly FieldSpec[];
 
 type Field = (typeof EVENT_SCHEMA)[number];
 
 type ValueOf<F extends Field> =
-  | (F extends { readonly values: readonly (infer V)[] } ? V : F['type'] extends 'integer' ? number : string)
+  | (F extends { readonly values: readonly (infer V)[] } ? V
+    : F['type'] extends 'integer' ? number : F['type'] extends 'string[]' ? readonly string[] : string)
   | (F['nullable'] extends true ? null : never);
 
 /** One event, as the table says: a field per row, typed by its type, values and nullability. */

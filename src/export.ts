@@ -45,6 +45,7 @@ function cached(encode: (s: string) => string, limit = 50_000): (s: string) => s
 export function csvField(v: unknown): string {
   if (v === null || v === undefined) return '';
   if (typeof v === 'number') return Number.isFinite(v) ? '' + v : '';
+  if (Array.isArray(v)) return csvField(v.join(';')); // signals: names without ';'
   const s = String(v);
   return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
 }

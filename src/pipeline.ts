@@ -41,6 +41,7 @@ export function emptyEvent(): ResetEvent {
     time: '', kind: 'sent', code: 0, codeKey: '', reason: null, family: 'ipv4', laddr: '', lport: 0, raddr: '',
     rport: 0, state: null, pid: null, tid: null, comm: null, attribution: 'none', cgroupId: null, netns: null,
     unread: null, unsent: null, cookie: null, actorPid: null, actorComm: null, probes: null, explanation: '',
+    cgroup: null, container: null, signals: null,
   };
 }
 
@@ -185,6 +186,9 @@ export class Pipeline {
     e.actorComm = owner.actorComm;
     e.probes = code === 17 ? r.probes : null;
     e.explanation = v.phrase.text(r);
+    e.cgroup = null;
+    e.container = null;
+    e.signals = null;
     return e;
   }
 }

@@ -51,6 +51,7 @@ export const KIND = {
   SENT: 1,
   RECEIVED: 2,
   ABORT: 3,
+  IGNORED: 4,
 } as const;
 
 /** the hook that produced a record (enum rst_hook), without the RST_HOOK_ prefix */

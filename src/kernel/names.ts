@@ -9,7 +9,9 @@ import type { Kind } from '../event.js';
 import { addon } from './addon.js';
 
 /** The record's `enum rst_kind` as the JSON event's kind, both ways: the one mapping. */
-export const KIND_NUMBER: Readonly<Record<Kind, number>> = { sent: KIND.SENT, received: KIND.RECEIVED, abort: KIND.ABORT };
+export const KIND_NUMBER: Readonly<Record<Kind, number>> = {
+  sent: KIND.SENT, received: KIND.RECEIVED, abort: KIND.ABORT, ignored: KIND.IGNORED,
+};
 const KIND_NAMES: readonly (Kind | undefined)[] = (() => {
   const names: (Kind | undefined)[] = [];
   for (const [name, n] of Object.entries(KIND_NUMBER) as [Kind, number][]) names[n] = name;

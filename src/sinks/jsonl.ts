@@ -23,7 +23,7 @@ import { EVENT_FIELDS, EVENT_SCHEMA, type FieldSpec, type ResetEvent } from '../
  */
 const LONG = 2048;
 
-const STRING_FIELDS = EVENT_SCHEMA.filter((f) => f.type === 'string').length;
+const STRING_FIELDS = EVENT_SCHEMA.filter((f) => f.type !== 'integer').length;
 /** Room one line may take on the fast path: keys, every string at LONG, every integer at 24 digits. */
 const LINE_MAX = EVENT_SCHEMA.length * 24 + STRING_FIELDS * LONG + Buffer.byteLength(JSON.stringify(EVENT_FIELDS)) + 64;
 
@@ -52,6 +52,11 @@ function put(b: Uint8Array, p: number, x: Uint8Array): number {
   if (n > 16) { b.set(x, p); return p + n; }
   for (let i = 0; i < n; i++) b[p + i] = x[i];
   return p + n;
+}
+
+/** A list of strings (signals): rare and short, so encoded each time. */
+function list(b: Uint8Array, p: number, v: readonly string[] | null): number {
+  return put(b, p, v == null ? NULL : Buffer.from(JSON.stringify(v)));
 }
 
 function rep(b: Uint8Array, p: number, v: string | null): number {
@@ -134,6 +139,7 @@ function compile(): WriteLine {
   const body = specs.map((f, i) => {
     const key = storeBytes(`${i === 0 ? '{' : ','}${JSON.stringify(f.name)}:`);
     if (f.type === 'integer') return `${key}\n    p = int(b, p, ${fieldAccess(f)});`;
+    if (f.type === 'string[]') return `${key}\n    p = list(b, p, ${fieldAccess(f)});`;
     if (f.unique) return `${key}\n    p = uniq(b, p, ${fieldAccess(f)});`;
     memo.push(`let v${i} = null, x${i} = bytesOf(null);`);
     return `${key}\n    { const v = ${fieldAccess(f)}; if (v !== v${i}) { v${i} = v; x${i} = bytesOf(v); } p = put(b, p, x${i}); }`;
@@ -141,7 +147,7 @@ function compile(): WriteLine {
   body.push(storeBytes('}\n'));
   const source = `${memo.join('\n  ')}\n  return function writeJsonLine(b, p, e) {\n    ${body.join('\n    ')}\n    return p;\n  };`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function('int', 'uniq', 'put', 'bytesOf', source)(int, uniq, put, bytesOf) as WriteLine;
+  return new Function('int', 'uniq', 'list', 'put', 'bytesOf', source)(int, uniq, list, put, bytesOf) as WriteLine;
 }
 
 const writeLine: WriteLine = compile();

@@ -63,6 +63,9 @@ export function sampleEvent(overrides: Partial<ResetEvent> = {}): ResetEvent {
     actorComm: null,
     probes: null,
     explanation: 'the application closed the socket with 512 bytes it had not read',
+    cgroup: '/system.slice/nginx.service',
+    container: null,
+    signals: null,
     ...overrides,
   });
 }

@@ -9,7 +9,7 @@ import { WallClock } from '../../src/enrich/clock.js';
 import { ProcIndex } from '../../src/enrich/proc.js';
 import { Pipeline, type ResetCounter } from '../../src/pipeline.js';
 import { BatchQueue, FlowGate, QUEUE_LIMIT } from '../../src/batch-queue.js';
-import { TCP_STATE } from '../../src/kernel/names.js';
+import { KIND_NUMBER as kindNumber, TCP_STATE } from '../../src/kernel/names.js';
 import type { ResetEvent } from '../../src/event.js';
 
 const reasons = new Map([[1, 'NO_SOCKET'], [8, 'TCP_ABORT_ON_DATA'], [11, 'TCP_ABORT_ON_CLOSE']]);
@@ -65,7 +65,6 @@ class Tally implements ResetCounter {
   }
 }
 
-const kindNumber = { sent: KIND.SENT, received: KIND.RECEIVED, abort: KIND.ABORT } as const;
 
 describe('the live path', () => {
   it('eachEvent() passes, in order, exactly the events processBatch() returns, phantoms dropped and held ones released in place', () => {

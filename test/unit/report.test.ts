@@ -17,7 +17,7 @@ describe('summarize', () => {
   const r = summarize(events, meta);
   it('counts by kind and by code, listing every code with zeros', () => {
     expect(r.total).toBe(5);
-    expect(r.byKind).toEqual({ sent: 3, received: 1, abort: 1 });
+    expect(r.byKind).toEqual({ sent: 3, received: 1, abort: 1, ignored: 0 });
     expect(r.byCode.length).toBe(RESET_CODES.length);
     expect(r.byCode.find((c) => c.code === 16)).toEqual({ code: 16, key: 'closed-with-data', name: 'Application closed with data to read', count: 2 });
     expect(r.byCode.find((c) => c.code === 4)?.count).toBe(0);

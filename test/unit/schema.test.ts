@@ -29,7 +29,7 @@ describe('the JSON event schema is one table', () => {
     expect(new Set(specs.map((f) => f.name)).size).toBe(specs.length);
     for (const f of specs) {
       expect(f.name).toMatch(/^[a-z][A-Za-z]*$/);
-      expect(['string', 'integer']).toContain(f.type);
+      expect(['string', 'integer', 'string[]']).toContain(f.type);
       expect(f.meaning.length).toBeGreaterThan(5);
       expect(f.meaning).not.toMatch(/[\n|]/);
       if (f.values) expect(f.type).toBe('string');
@@ -39,7 +39,7 @@ describe('the JSON event schema is one table', () => {
   it('field order, sets and every encoder follow the table', () => {
     expect(EVENT_FIELDS).toEqual(EVENT_SCHEMA.map((f) => f.name));
     expect(EVENT_FIELDS.slice(0, 4)).toEqual(['time', 'kind', 'code', 'codeKey']);
-    expect(KINDS).toEqual(['sent', 'received', 'abort']);
+    expect(KINDS).toEqual(['sent', 'received', 'abort', 'ignored']);
     expect(FAMILIES).toEqual(['ipv4', 'ipv6']);
     expect(ATTRIBUTIONS).toEqual(['context', 'owner', 'proc', 'none']);
     const e = sampleEvent();
@@ -49,7 +49,7 @@ describe('the JSON event schema is one table', () => {
     expect(csvLineEncoder()(e).split(',')).toHaveLength(EVENT_FIELDS.length);
     const help = schemaHelp().split('\n');
     expect(help.map((l) => l.trim().split(/\s+/)[0])).toEqual([...EVENT_FIELDS]);
-    expect(help[1]).toMatch(/^ {2}kind +sent \| received \| abort$/);
+    expect(help[1]).toMatch(/^ {2}kind +sent \| received \| abort \| ignored$/);
     expect(help.find((l) => l.includes('cookie'))).toMatch(/string \| null$/);
   });
 
@@ -59,8 +59,19 @@ describe('the JSON event schema is one table', () => {
     for (const f of EVENT_SCHEMA as readonly FieldSpec[]) {
       const v = o[f.name];
       if (v === null) { expect(f.nullable, f.name).toBe(true); continue; }
+      if (f.type === 'string[]') { expect(Array.isArray(v), f.name).toBe(true); continue; }
       expect(typeof v, f.name).toBe(f.type === 'integer' ? 'number' : 'string');
       if (f.values) expect(f.values, f.name).toContain(v);
     }
+  });
+
+  it('a list field (signals) is a JSON array in JSON lines and `;`-joined in CSV; null stays null/empty', () => {
+    const signals = ['out-of-window', 'reset-seq-change'];
+    const e = sampleEvent({ kind: 'ignored', signals });
+    expect(JSON.parse(toJsonLine(e)).signals).toEqual(signals);
+    const cells = csvLineEncoder()(e).split(',');
+    expect(cells[EVENT_FIELDS.indexOf('signals')]).toBe('out-of-window;reset-seq-change');
+    expect(JSON.parse(toJsonLine(sampleEvent({ signals: null }))).signals).toBeNull();
+    expect(csvLineEncoder()(sampleEvent({ signals: null })).split(',')[EVENT_FIELDS.indexOf('signals')]).toBe('');
   });
 });
