@@ -22,6 +22,7 @@
 #include "owner.bpf.h"
 #include "handoff.bpf.h"
 #include "record.bpf.h"
+#include "netns-count.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -36,6 +37,7 @@ int handle_send_reset(__u64 *ctx)
 	bool task = in_task(sk);
 	struct rst_record *e;
 
+	count_send_reset_netns(sk, skb);
 	e = reserve(RST_KIND_SENT, RST_HOOK_SEND_RESET);
 	if (!e)
 		return 0;

@@ -8,6 +8,7 @@
 #include <linux/types.h>
 
 #include "errors.h"
+#include "netns.h"
 #include "probe.h"
 #include "rstrace.h"
 #include "tracer.h"
@@ -62,6 +63,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("btfHasType", Napi::Function::New(env, BtfHasType));
   exports.Set("probeHooks", Napi::Function::New(env, ProbeHooks));
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
+  exports.Set("netnsFile", Napi::Function::New(env, NetnsFile));
   return exports;
 }
 

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "rstrace",
-      "sources": ["addon.cc", "tracer.cc", "errors.cc", "probe.cc"],
+      "sources": ["addon.cc", "tracer.cc", "errors.cc", "probe.cc", "netns.cc"],
       "include_dirs": [
         "<!@(node -p \"require('node-addon-api').include\")",
         "../bpf",

@@ -65,6 +65,7 @@ Napi::Function Tracer::Init(Napi::Env env) {
                      {
                          InstanceMethod("start", &Tracer::Start),
                          InstanceMethod("counters", &Tracer::Counters),
+                         InstanceMethod("sendResetsByNetns", &Tracer::SendResetsByNetns),
                          InstanceMethod("close", &Tracer::Close),
                          InstanceMethod("attached", &Tracer::Attached),
                          InstanceMethod("pause", &Tracer::Pause),
@@ -283,6 +284,50 @@ void Tracer::ReadKernelCounters() {
   lost_per_cpu_ = std::move(lost_per_cpu);
 }
 
+// Sums the per-CPU hits of every namespace; kept after close() like the counters.
+void Tracer::ReadSendResetsByNetns() {
+  if (!skel_) return;
+  int ncpu = libbpf_num_possible_cpus();
+  std::vector<uint64_t> vals(ncpu > 0 ? ncpu : 1);
+  auto sum = [&]() {
+    uint64_t t = 0;
+    for (uint64_t v : vals) t += v;
+    return t;
+  };
+  std::vector<std::pair<uint32_t, uint64_t>> out;
+  int fd = bpf_map__fd(skel_->maps.send_resets_by_netns);
+  uint32_t key, next;
+  uint32_t* prev = nullptr;
+  // bounded by the map's max_entries; a key deleted meanwhile cannot happen (nothing deletes)
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    if (bpf_map_lookup_elem(fd, &next, vals.data()) == 0) out.emplace_back(next, sum());
+    key = next;
+    prev = &key;
+  }
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.send_resets_netns_overflow), &zero, vals.data()) == 0) {
+    send_resets_netns_overflow_ = sum();
+  }
+  send_resets_by_netns_ = std::move(out);
+}
+
+// sendResetsByNetns() -> { byNetns: [[inode, hits], ...], overflow }
+Napi::Value Tracer::SendResetsByNetns(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ReadSendResetsByNetns();
+  Napi::Array list = Napi::Array::New(env, send_resets_by_netns_.size());
+  for (size_t i = 0; i < send_resets_by_netns_.size(); i++) {
+    Napi::Array pair = Napi::Array::New(env, 2);
+    pair.Set(0u, Napi::Number::New(env, send_resets_by_netns_[i].first));
+    pair.Set(1u, Napi::Number::New(env, static_cast<double>(send_resets_by_netns_[i].second)));
+    list.Set(i, pair);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("byNetns", list);
+  out.Set("overflow", Napi::Number::New(env, static_cast<double>(send_resets_netns_overflow_)));
+  return out;
+}
+
 Napi::Value Tracer::Counters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ReadKernelCounters();
@@ -329,6 +374,7 @@ Napi::Value Tracer::Close(const Napi::CallbackInfo& info) {
   auto deferred = Napi::Promise::Deferred::New(env);
   if (skel_) rstrace_bpf__detach(skel_);  // no new records from here on
   ReadKernelCounters();
+  ReadSendResetsByNetns();
   bool was_running = running_.exchange(false);
   if (poller_.joinable()) poller_.join();
   if (was_running && rb_ && tsfn_live_) {

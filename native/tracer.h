@@ -45,6 +45,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
  private:
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Counters(const Napi::CallbackInfo& info);
+  Napi::Value SendResetsByNetns(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Attached(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);
@@ -52,6 +53,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
 
   void Shutdown();
   void ReadKernelCounters();
+  void ReadSendResetsByNetns();
   void PollLoop();
   void Flush(bool all);
   void Seal();
@@ -93,4 +95,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   std::atomic<int> poll_error_{0};
   uint64_t kernel_emitted_ = 0, kernel_lost_ = 0, kernel_filtered_ = 0;
   std::vector<uint64_t> lost_per_cpu_;
+  // tcp_send_reset hits by netns inode (bpf/netns-count.bpf.h), kept after close()
+  std::vector<std::pair<uint32_t, uint64_t>> send_resets_by_netns_;
+  uint64_t send_resets_netns_overflow_ = 0;
 };
