@@ -19,6 +19,8 @@ import { TraceFileWriter } from './tracefile/writer.js';
 import type { OptionValue } from './tracefile/format.js';
 import { optionalProgramsMissing } from './kernel/support.js';
 import { PRIVILEGES_REMEDY } from './kernel/privileges.js';
+import { KernelCheck } from './completeness/check.js';
+import { checkSummary } from './completeness/summary.js';
 
 export interface TraceOptions {
   json: boolean;
@@ -44,6 +46,8 @@ interface BatchSink {
 
 export interface CountingSink extends BatchSink, ResetCounter {
   updateCounters(c: TraceCounters): void;
+  /** follows the completeness check (src/completeness/) */
+  readonly kernelCheck?: { watch(check: KernelCheck | null): void };
   close(): Promise<void>;
 }
 
@@ -108,6 +112,10 @@ export async function runTrace(o: TraceOptions): Promise<number> {
   const startedAt = isoNow();
   const skipPrograms = optionalProgramsMissing();
   const tracer = openTracer({ ...o.kernelFilter, assumeNoReason: o.assumeNoReason, skipPrograms, maxPendingBytes: MAX_PENDING_BYTES, ringBytes: RING_BYTES });
+  // The first TcpOutRsts readings right after attach: the hook counts from here on.
+  const check = new KernelCheck({ hits: () => tracer.sendResetsByNetns() });
+  check.start();
+  o.metrics?.kernelCheck?.watch(check);
 
   let stopping: Promise<number> | null = null;
   let settle: { resolve: (code: number) => void; reject: (err: unknown) => void } | undefined;
@@ -181,6 +189,7 @@ export async function runTrace(o: TraceOptions): Promise<number> {
   };
 
   const queue = new BatchQueue(gate, (batch, records) => {
+    check.countBatch(batch, records); // every record that reached rstrace, whatever the sinks keep
     if (stopping && o.count !== undefined && emitted >= o.count) return;
     delivered += records;
     file?.writeBatch(batch, records);
@@ -219,14 +228,20 @@ export async function runTrace(o: TraceOptions): Promise<number> {
   async function finish(): Promise<number> {
     clearInterval(lossWatch);
     if (timer) clearTimeout(timer);
+    check.end(); // the last readings while the hook still counts: one window for both numbers
     await tracer.close(); // detaches, then delivers what was still in the ring
     queue.drain();
     if (classifyLive && !(o.count !== undefined && emitted >= o.count)) deliver(pipeline.flush());
     const final = counters(tracer.counters());
-    file?.close(final);
+    const kernel = check.result(); // the hook's final figures, kept by the addon after close
+    o.metrics?.kernelCheck?.watch(null);
+    file?.close(final, kernel);
     o.metrics?.updateCounters(final);
     await o.metrics?.close();
     log(`${emitted} events, ${final.lost} lost, ${final.filtered} filtered`);
+    const summary = checkSummary(kernel);
+    for (const line of summary.lines) log(line);
+    for (const line of summary.warnings) log(line);
     return 0;
   }
 

@@ -34,9 +34,17 @@ export interface KernelCounters {
   pollError: number;
 }
 
+/** tcp_send_reset hits since attach, per netns inode (bpf/netns-count.bpf.h); the last figures survive close() */
+export interface SendResetsByNetns {
+  byNetns: [netns: number, hits: number][];
+  /** hits of namespaces past the map's bound */
+  overflow: number;
+}
+
 export interface NativeTracer {
   start(onBatch: (batch: Buffer, records: number) => void): void;
   counters(): KernelCounters;
+  sendResetsByNetns(): SendResetsByNetns;
   attached(): string[];
   /** stop reading the ring (a sink is full); the kernel counts what it cannot write */
   pause(): void;
@@ -71,6 +79,8 @@ interface Addon {
   btfHasType(name: string): boolean;
   probeHooks(): HookProbe[];
   libbpfVersion(): string;
+  /** /proc/net/NAME as seen inside the namespace file `nsPath`, and that namespace's inode */
+  netnsFile(nsPath: string, name: string): { ino: number; text: string };
 }
 
 /** An Error thrown by the addon carries errno and a remedy. */

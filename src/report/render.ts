@@ -8,6 +8,7 @@ import { displayTime, isoToMs } from '../enrich/clock.js';
 import { KINDS } from '../event.js';
 import { inert } from '../text/inert.js';
 import type { Report } from './summarize.js';
+import { reportCheckLines } from '../completeness/summary.js';
 
 const BLOCKS = '▁▂▃▄▅▆▇█';
 
@@ -21,6 +22,7 @@ export function renderReport(r: Report): string {
   if (r.lost > 0) out.push('note: the kernel dropped records (ring buffer full): the counts below are low by at least that many');
   if (r.countersIncomplete) out.push('note: a trace did not end normally (no trailer): its lost and filtered counts are not known');
   if (r.truncated) out.push('note: a trace file ends early: the counts cover the events before that point');
+  out.push(...reportCheckLines(r.kernel));
 
   out.push('', 'By kind');
   out.push(...table(['KIND', 'COUNT', '%'], KINDS.map((k) => [k, num(r.byKind[k]), pct(r.byKind[k], r.total)]), 'lrr'));

@@ -6,6 +6,8 @@ import { matchesFilter, isEmptyFilter, type EventFilter } from '../filter.js';
 import { describeDamage } from '../tracefile/format.js';
 import { TraceReader } from '../tracefile/reader.js';
 import { ReportBuilder, type Report } from './summarize.js';
+import { sumChecks } from '../completeness/summary.js';
+import type { NetnsCheck } from '../completeness/check.js';
 
 export interface ReportRun {
   report: Report;
@@ -19,6 +21,7 @@ export function reportFiles(files: readonly string[], filter: EventFilter = {}, 
   const warnings: string[] = [];
   let lost = 0, filtered = 0, excluded = 0;
   let truncated = false, countersIncomplete = false;
+  const kernel: NetnsCheck[][] = [];
   for (const path of files) {
     const reader = TraceReader.open(path);
     try {
@@ -32,8 +35,9 @@ export function reportFiles(files: readonly string[], filter: EventFilter = {}, 
     }
     const { trailer, damage } = reader;
     if (trailer) { lost += trailer.lost; filtered += trailer.filtered; } else countersIncomplete = true;
+    if (trailer?.kernel) kernel.push(trailer.kernel);
     if (damage) { truncated = true; warnings.push(describeDamage(path, damage)); }
   }
-  const report = builder.finish({ lost, filtered, excluded, truncated, countersIncomplete, files: [...files], top });
+  const report = builder.finish({ lost, filtered, excluded, truncated, countersIncomplete, files: [...files], top, kernel: kernel.length ? sumChecks(kernel) : null });
   return { report, warnings };
 }

@@ -8,6 +8,7 @@
 import { KINDS, type Kind, type ResetEvent } from '../event.js';
 import { RESET_CODES } from '../codes.js';
 import { formatIsoMs, IsoMsParser } from '../enrich/clock.js';
+import type { NetnsCheck } from '../completeness/check.js';
 
 export interface CodeCount { code: number; key: string; name: string; count: number }
 export interface ProcessCount { pid: number | null; comm: string | null; count: number }
@@ -41,6 +42,8 @@ export interface Report {
   truncated: boolean;
   /** some file has no trailer (trace killed or still running): lost/filtered are incomplete */
   countersIncomplete: boolean;
+  /** the completeness check against the kernel's TcpOutRsts, per namespace, summed over the files; null when no file has one */
+  kernel: NetnsCheck[] | null;
 }
 
 export interface ReportMeta {
@@ -50,6 +53,7 @@ export interface ReportMeta {
   files: string[];
   excluded?: number;
   countersIncomplete?: boolean;
+  kernel?: NetnsCheck[] | null;
   /** length of each top list; 10 by default */
   top?: number;
 }
@@ -156,6 +160,7 @@ export class ReportBuilder {
       excluded: meta.excluded ?? 0,
       truncated: meta.truncated,
       countersIncomplete: meta.countersIncomplete ?? false,
+      kernel: meta.kernel ?? null,
     };
   }
 

@@ -19,6 +19,7 @@ import { KINDS, type Kind, type ResetEvent, type TraceCounters } from '../event.
 import { KIND_NUMBER } from '../kernel/names.js';
 import type { ResetCounter } from '../pipeline.js';
 import { RstraceError } from '../errors.js';
+import { KernelCheckMetrics } from '../completeness/metrics.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9477';
 export const DEFAULT_MAX_COMMS = 100;
@@ -58,6 +59,7 @@ function slotOf(code: number, kind: number): number {
 
 export class MetricsSink implements ResetCounter {
   readonly registry = new Registry();
+  readonly kernelCheck = new KernelCheckMetrics(this.registry);
   private readonly maxComms: number;
   private readonly warn: (line: string) => void;
   private readonly resets: Counter<'kind' | 'code' | 'code_key' | 'comm'>;

@@ -7,7 +7,7 @@
  *   owners   ['o', ino, pid|nil, comm|nil, ...]   /proc answers, before the batch that needs them
  *   forget   ['of']                                the owner table starts over (bounded memory)
  *   batch    ['b', bin]                            one addon batch, records delta-coded (records.ts)
- *   trailer  ['end', delivered, lost, filtered, endTime]
+ *   trailer  ['end', delivered, lost, filtered, endTime, kernel?]  kernel: the completeness check (kernel-check.ts)
  *
  * The file keeps kernel facts; `report` and `export` classify at read time
  * through the same Pipeline as live, so they print what live printed.
@@ -15,6 +15,7 @@
 import { endianness } from 'node:os';
 import { FLAG, KIND, OFFSETS, RECORD_SIZE } from '../decode.js';
 import type { TraceCounters } from '../event.js';
+import type { NetnsCheck } from '../completeness/check.js';
 import type { EventFilter } from '../filter.js';
 
 export const TRACE_MAGIC = 'rstrace';
@@ -67,6 +68,8 @@ export type TraceHeaderInput = Pick<TraceHeader, 'host' | 'kernel' | 'bootToWall
 export interface TraceTrailer extends TraceCounters {
   /** ISO-8601 UTC */
   endTime: string;
+  /** the completeness check against TcpOutRsts; null in files written before it existed */
+  kernel: NetnsCheck[] | null;
 }
 
 /** Why a read stopped before the end of the file. */

@@ -23,6 +23,7 @@ import {
 import { readHeader, reasonNames } from './header.js';
 import { FileOwners } from './owners.js';
 import { RecordRefs, decodeRecords } from './records.js';
+import { decodeChecks } from './kernel-check.js';
 
 /**
  * msgpackr's plain-JS build. The default build's native string extractor
@@ -325,9 +326,12 @@ export class TraceReader {
         this.owners.forget();
         return true;
       case TAG_END: {
-        const [, delivered, lost, filtered, endTime] = v;
-        if (v.length !== 5 || !isCount(delivered) || !isCount(lost) || !isCount(filtered) || typeof endTime !== 'string') break;
-        this.trailer = { delivered, lost, filtered, endTime };
+        const [, delivered, lost, filtered, endTime, kernelValue] = v;
+        if ((v.length !== 5 && v.length !== 6) || !isCount(delivered) || !isCount(lost) || !isCount(filtered) || typeof endTime !== 'string') break;
+        // the sixth element, the completeness check, is absent from older files
+        const kernel = v.length === 6 ? decodeChecks(kernelValue) : null;
+        if (typeof kernel === 'string') { this.fail('corrupt', offset, kernel); return false; }
+        this.trailer = { delivered, lost, filtered, endTime, kernel };
         this.finish();
         return false;
       }

@@ -16,6 +16,8 @@ import {
   type OptionValue, type TraceHeaderInput,
 } from './format.js';
 import { OwnerRecorder } from './owners.js';
+import { encodeChecks } from './kernel-check.js';
+import type { NetnsCheck } from '../completeness/check.js';
 import { MAX_CODED_RECORD, RecordRefs, encodeRecords, recordWords } from './records.js';
 
 /** Flush when this much is buffered, whatever the timer says. */
@@ -131,11 +133,13 @@ export class TraceFileWriter {
     this.timer.unref();
   }
 
-  /** Write the trailer and close the file. Idempotent. */
-  close(counters: TraceCounters): void {
+  /** Write the trailer (with the completeness check when there is one) and close the file. Idempotent. */
+  close(counters: TraceCounters, kernel: readonly NetnsCheck[] | null = null): void {
     if (this.timer) { clearInterval(this.timer); this.timer = null; }
     if (this.fd === null) return;
-    this.push([TAG_END, counters.delivered, counters.lost, counters.filtered, new Date().toISOString()]);
+    const end: unknown[] = [TAG_END, counters.delivered, counters.lost, counters.filtered, new Date().toISOString()];
+    if (kernel) end.push(encodeChecks(kernel));
+    this.push(end);
     try {
       this.flush();
     } finally {
