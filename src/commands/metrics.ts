@@ -28,6 +28,10 @@ Serves http://ADDR/metrics in the Prometheus text format until Ctrl-C (or --dura
   rstrace_lost_events_total       records the kernel dropped (ring buffer full)
   rstrace_filtered_events_total   records dropped by the filters given here
   rstrace_delivered_events_total  records that reached rstrace
+  rstrace_kernel_out_rsts{netns,name}, rstrace_kernel_send_reset_hooks{netns,name}
+      the kernel's TcpOutRsts growth and the tcp_send_reset hits per namespace (equal:
+      nothing missed), with rstrace_kernel_seen_sent, rstrace_kernel_not_delivered and
+      rstrace_kernel_check_mismatch (1: they differ); at most 64 namespaces
   process_*, nodejs_*             rstrace's own CPU, memory, event loop
 
 It listens on loopback by default: a scrape carries process names and is not

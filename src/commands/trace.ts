@@ -39,6 +39,11 @@ abort: the connection died with no RST on the wire), CODE (see 'rstrace codes'),
 PID/COMM (the owner of the connection), LOCAL/REMOTE, STATE (TCP state when the
 reset was decided), REASON (the kernel's sk_rst_reason), WHY (a short phrase).
 
+At the end, stderr gets a summary and the kernel check: per network namespace,
+the kernel's own TcpOutRsts growth against the tcp_send_reset hook's hits (equal:
+nothing missed), with how many reached rstrace and how many were filtered or lost;
+a difference is a warning naming the namespace and both numbers.
+
 Examples:
   rstrace trace                              live table until Ctrl-C
   rstrace trace --json --duration 60 | jq .  JSON lines for a minute
