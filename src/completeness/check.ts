@@ -105,13 +105,15 @@ export class KernelCheck {
    * a namespace, so the Map is touched once per run.
    */
   countBatch(batch: Uint8Array, records: number): void {
-    const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
     const n = Math.min(records, Math.floor(batch.byteLength / RECORD_SIZE));
+    // records are 4-byte aligned in every buffer the addon and the queue hand over; a word view reads netns in one load
+    const words = batch.byteOffset % 4 === 0 ? new Uint32Array(batch.buffer, batch.byteOffset, (n * RECORD_SIZE) / 4) : null;
+    const dv = words ? null : new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
     let run = -1;
     let count = 0;
     for (let r = 0, base = 0; r < n; r++, base += RECORD_SIZE) {
       if (batch[base + HOOK_AT] !== HOOK.SEND_RESET || batch[base + KIND_AT] !== KIND.SENT) continue;
-      const ns = dv.getUint32(base + NETNS_AT, true);
+      const ns = words ? words[(base + NETNS_AT) >> 2] : (dv as DataView).getUint32(base + NETNS_AT, true);
       if (ns !== run) {
         if (count) this.seen.set(run, (this.seen.get(run) ?? 0) + count);
         run = ns;
