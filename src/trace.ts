@@ -212,6 +212,7 @@ export async function runTrace(o: TraceOptions): Promise<number> {
   let lastLost = 0;
   const counters = (k: KernelCounters): TraceCounters => ({ delivered, lost: k.lost, filtered: k.filtered + pipeline.filtered });
   const lossWatch = setInterval(() => {
+    check.adopt(); // namespaces that appeared during the trace join the check
     const c = tracer.counters();
     o.metrics?.updateCounters(counters(c));
     if (c.lost > lastLost) {

@@ -14,7 +14,7 @@
 import { HOOK, KIND, OFFSETS, RECORD_SIZE } from '../decode.js';
 import type { SendResetsByNetns } from '../kernel/addon.js';
 import { readOutRsts, type OutRstsReading } from '../kernel/snmp.js';
-import { findNamespace, reachableNamespaces, type NamespaceScan, type ReachableNetns } from './namespaces.js';
+import { MAX_NAMESPACES, findNamespace, reachableNamespaces, type NamespaceScan, type ReachableNetns } from './namespaces.js';
 
 export type CheckStatus = 'equal' | 'differs' | 'unchecked';
 
@@ -78,6 +78,8 @@ export class KernelCheck {
   private readonly scan: () => NamespaceScan;
   private readonly find: (netns: number) => string | null;
   private leftOut = 0;
+  /** namespaces adopt() found no way into */
+  private readonly unreachable = new Set<number>();
 
   constructor(private readonly deps: CheckDeps) {
     this.read = deps.read ?? readOutRsts;
@@ -89,6 +91,28 @@ export class KernelCheck {
   start(): void {
     this.discover();
     this.readAll([...this.tracked.values()], 'first');
+  }
+
+  /**
+   * Namespaces that the hook saw RSTs in but that were not reachable at the
+   * start (a container started during the trace): found now, through a
+   * process in them or a /run/netns name, and checked from their first
+   * reading on. Cheap when nothing is new (one walk of the hit map); a
+   * namespace found nowhere is not looked for again.
+   */
+  adopt(): void {
+    const fresh = [...hitMap(this.deps.hits()).keys()].filter((ns) => ns !== 0 && !this.tracked.has(ns) && !this.unreachable.has(ns));
+    if (fresh.length === 0 || this.tracked.size >= MAX_NAMESPACES) return;
+    const found = new Map(this.scan().found.map((n) => [n.netns, n]));
+    const adopted: Tracked[] = [];
+    for (const ns of fresh) {
+      const n = found.get(ns);
+      if (!n || this.tracked.size >= MAX_NAMESPACES) { this.unreachable.add(ns); continue; }
+      const t: Tracked = { ...n, first: null, last: null, gone: false };
+      this.tracked.set(ns, t);
+      adopted.push(t);
+    }
+    this.readAll(adopted, 'first');
   }
 
   /** Namespaces seen for the first time now get their first reading (metrics: containers come and go). */
@@ -166,7 +190,7 @@ export class KernelCheck {
 
   private whyUnchecked(netns: number, t: Tracked | undefined): string {
     if (netns === 0) return 'tcp_send_reset saw no namespace, or more namespaces than the BPF map holds';
-    if (!t) return this.leftOut ? `not read at the start (more than ${this.tracked.size} namespaces; the rest are left out)` : 'not reachable at the start (created during the trace, or held by no process and no /run/netns name)';
+    if (!t) return this.leftOut ? `not read (more than ${this.tracked.size} namespaces; the rest are left out)` : 'not reachable (no process in it and no /run/netns name when rstrace looked)';
     if (!t.first) return 'its counter could not be read at the start';
     return 'gone before the end (its counter could not be read again)';
   }

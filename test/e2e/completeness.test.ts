@@ -86,6 +86,21 @@ describe('completeness check against TcpOutRsts', () => {
     }
   });
 
+  it('checks a namespace created during the trace from the moment it is found (a process in it, seen through the hook)', async () => {
+    const file = join(dir, 'late.rstrace');
+    const tracer = await startTracer(['-o', file, '--table'], { json: false });
+    const late = await createNetns('rsth2-late');
+    // one refused connect makes the namespace known to the hook; the tracer finds it within a
+    // second (its process is still there, sleeping); then two more, inside the checked window
+    const refused = ['tcp4', `connect=127.0.0.1:${KEPT}`, 'close'];
+    const peer = spawnPeer([...refused, 'sleep=3000', ...refused, ...refused], { netns: late });
+    expect((await peer.exited).code).toBe(0);
+    expect(await tracer.stop()).toBe(0);
+    const entry = entryOf(readTraceFile(file).trailer?.kernel ?? null, netnsInode(late));
+    expect(entry).toMatchObject({ status: 'equal', outRsts: 2, hooked: 2, slack: 0, seenSent: 3, notDelivered: 0 });
+    expect(entry.name).toMatch(/^(pid \d+ \(rstpeer\)|rsth2-late-.*)$/);
+  });
+
   it('warns, naming the namespace and both numbers, when the kernel hooks an RST it does not count (IPv6, no route back)', async () => {
     const server = await createNetns('rsth2-srv');
     const client = await createNetns('rsth2-cli');

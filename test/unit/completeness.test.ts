@@ -129,7 +129,29 @@ describe('KernelCheck', () => {
     expect(d).toMatchObject({ netns: 14, status: 'unchecked', outRsts: null, hooked: null, notDelivered: 1 });
     expect(d.note).toMatch(/gone before the end/);
     expect(late).toMatchObject({ netns: 99, name: 'not reached', status: 'unchecked', seenSent: 2, notDelivered: 0 });
-    expect(late.note).toMatch(/not reachable at the start/);
+    expect(late.note).toMatch(/not reachable/);
+  });
+
+  it('adopts a namespace that appeared during the trace, checked from its first reading on; one found nowhere is not looked for again', () => {
+    const k = fakeKernel();
+    let scans = 0;
+    const scan = k.deps.scan;
+    const check = new KernelCheck({ ...k.deps, scan: () => { scans++; return scan(); } });
+    check.start();
+    k.hits.set(41, 2); // RSTs in a namespace not there at the start (and in one never reachable: 42)
+    k.hits.set(42, 1);
+    k.outRsts.set('/run/netns/late', { netns: 41, outRsts: 2 });
+    check.adopt();
+    k.rst('/run/netns/late', 41, 3);
+    check.adopt(); // nothing new: no scan
+    expect(scans).toBe(2);
+    k.hits.set(42, 2);
+    check.adopt(); // 42 is known to be unreachable: no scan either
+    expect(scans).toBe(2);
+    check.end();
+    const [late, never] = check.result();
+    expect(late).toEqual(equal({ netns: 41, name: 'late', outRsts: 3, hooked: 3, notDelivered: 5 }));
+    expect(never).toMatchObject({ netns: 42, status: 'unchecked', notDelivered: 2 });
   });
 
   it('counts only sent records of the tcp_send_reset hook (a firewall RST has a hook of its own)', () => {
