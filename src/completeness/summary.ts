@@ -4,6 +4,7 @@
  * of the checks of several trace files. Pure.
  */
 import type { NetnsCheck } from './check.js';
+import { inert } from '../text/inert.js';
 
 /** Namespaces listed one per line; the rest are summed up in the headline. */
 const MAX_LINES = 10;
@@ -12,8 +13,9 @@ function num(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+/** The name holds a process name (`pid 12 (comm)`) or a /run/netns name: printed inert. */
 function label(c: NetnsCheck): string {
-  return `netns ${c.netns} (${c.name})`;
+  return `netns ${c.netns} (${inert(c.name)})`;
 }
 
 function active(c: NetnsCheck): boolean {

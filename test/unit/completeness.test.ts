@@ -184,6 +184,11 @@ describe('completeness lines and sums', () => {
     ]);
   });
 
+  it('prints a namespace named after a hostile process name inert', () => {
+    const c = equal({ netns: 7, name: 'pid 9 (\u001b[2Jx)', outRsts: 1, hooked: 2, status: 'differs' });
+    expect(mismatchWarning(c)).toContain('netns 7 (pid 9 (\\x1b[2Jx))');
+  });
+
   it('says when the files hold no check', () => {
     expect(reportCheckLines(null)[0]).toMatch(/^kernel check: not in these files/);
   });
