@@ -32,7 +32,7 @@ export function mismatchWarning(c: NetnsCheck): string {
 /** One namespace: `netns 4026532178 (web): TcpOutRsts +12 = hook 12; 12 seen, 0 filtered or lost`. */
 export function checkLine(c: NetnsCheck): string {
   const seen = `${num(c.seenSent)} seen, ${num(c.notDelivered)} filtered or lost`;
-  if (c.status === 'unchecked') return `${label(c)}: not checked (${c.note ?? 'no readings'}); ${seen}`;
+  if (c.status === 'unchecked') return `${label(c)}: not checked, ${c.note ?? 'no readings'}; ${seen}`;
   const rel = c.status === 'equal' ? '=' : '≠';
   return `${label(c)}: TcpOutRsts +${num(c.outRsts ?? 0)} ${rel} hook ${num(c.hooked ?? 0)}${c.slack ? ` (±${num(c.slack)})` : ''}; ${seen}`;
 }
