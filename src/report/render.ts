@@ -7,6 +7,7 @@
 import { displayTime, isoToMs } from '../enrich/clock.js';
 import { KINDS } from '../event.js';
 import { inert } from '../text/inert.js';
+import { SERVICE_PORT_RULE } from './service-port.js';
 import type { Report } from './summarize.js';
 import { reportCheckLines } from '../completeness/summary.js';
 
@@ -34,20 +35,77 @@ export function renderReport(r: Report): string {
   out.push('', `Top processes (${num(r.topProcesses.length)} of ${num(r.distinct.processes)})`);
   out.push(...table(['PID', 'COMM', 'COUNT', '%'],
     r.topProcesses.map((p) => [p.pid === null ? '-' : String(p.pid), p.comm === null ? '-' : inert(p.comm), num(p.count), pct(p.count, r.total)]), 'rlrr'));
+  out.push(`  kernel (no socket): ${num(r.unowned)} (${pct(r.unowned, r.total)}), resets no process owns, not counted above`);
+
+  if (r.distinct.containers) {
+    out.push('', `Top containers (${num(r.topContainers.length)} of ${num(r.distinct.containers)})`);
+    out.push(...table(['CONTAINER', 'COUNT', '%'], r.topContainers.map((c) => [inert(c.container), num(c.count), pct(c.count, r.total)]), 'lrr'));
+  }
+  if (r.distinct.units) {
+    out.push('', `Top units (${num(r.topUnits.length)} of ${num(r.distinct.units)})`);
+    out.push(...table(['UNIT', 'COUNT', '%'], r.topUnits.map((u) => [inert(u.unit), num(u.count), pct(u.count, r.total)]), 'lrr'));
+  }
 
   out.push('', `Top remote peers (${num(r.topPeers.length)} of ${num(r.distinct.peers)})`);
   out.push(...table(['RADDR', 'COUNT', '%'], r.topPeers.map((p) => [inert(p.raddr), num(p.count), pct(p.count, r.total)]), 'lrr'));
 
+  out.push('', `Top service ports (${num(r.topServicePorts.length)} of ${num(r.distinct.servicePorts)})`);
+  out.push(...wrap(SERVICE_PORT_RULE, 96).map((l) => `  ${l}`));
+  out.push(...table(['PORT', 'COUNT', '%'], r.topServicePorts.map((p) => [String(p.port), num(p.count), pct(p.count, r.total)]), 'rrr'));
+
   out.push('', `Top local ports (${num(r.topLocalPorts.length)} of ${num(r.distinct.localPorts)})`);
   out.push(...table(['LPORT', 'COUNT', '%'], r.topLocalPorts.map((p) => [String(p.lport), num(p.count), pct(p.count, r.total)]), 'rrr'));
 
+  out.push('', `Top remote ports (${num(r.topRemotePorts.length)} of ${num(r.distinct.remotePorts)})`);
+  out.push(...table(['RPORT', 'COUNT', '%'], r.topRemotePorts.map((p) => [String(p.rport), num(p.count), pct(p.count, r.total)]), 'rrr'));
+
+  out.push('', ...suspicious(r));
+
   const t = r.overTime;
-  if (t.start && t.counts.length) {
-    const peak = Math.max(...t.counts);
-    out.push('', `Over time (${span(t.bucketMs)} per bar, from ${when(t.start)} UTC; peak ${num(peak)} per bar)`);
-    out.push('  ' + histogram(t.counts));
+  if (t.start && t.end && t.counts.length) {
+    const bars = histogram(t.counts);
+    out.push('', `Over time: ${span(t.bucketMs)} per bar, ${num(t.counts.length)} bars; ${BLOCKS[7]} = ${num(t.peak)} (the peak), one step of 8 = ${scaleStep(t.peak)}`);
+    out.push('  ' + bars);
+    out.push('  ' + axis(when(t.start), `${when(t.end)} UTC`, bars.length));
   }
   return out.join('\n') + '\n';
+}
+
+function suspicious(r: Report): string[] {
+  const s = r.suspicious;
+  const head = `Suspicious resets: ${num(s.total)} (${pct(s.total, r.total)})`;
+  if (s.total === 0) return [`${head}: no ignored RST, no reset with signals`];
+  const out = [`${head}: ${num(s.ignored)} ignored by the kernel, ${num(s.withSignals)} with signals of a stale, spoofed or injected RST`];
+  if (s.bySignal.length) {
+    out.push(...table(['SIGNAL', 'COUNT', '%'], s.bySignal.map((g) => [inert(g.signal), num(g.count), pct(g.count, s.total)]), 'lrr'));
+  }
+  out.push(`  from ${num(s.byPeer.length)} of ${num(s.distinctPeers)} peers:`);
+  out.push(...table(['RADDR', 'COUNT', '%'], s.byPeer.map((p) => [inert(p.raddr), num(p.count), pct(p.count, s.total)]), 'lrr'));
+  return out;
+}
+
+/** Words into lines of at most `width` characters (a word longer than that stands alone). */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) { lines.push(line); line = word; }
+    else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+/** What one of the 8 block heights stands for, so that a bar can be read as a number. */
+function scaleStep(peak: number): string {
+  const step = peak / 8;
+  return step >= 10 ? num(Math.round(step)) : String(+step.toFixed(2));
+}
+
+/** Start under the first bar, end under the last (pushed right when the bars are narrower than the labels). */
+export function axis(start: string, end: string, width: number): string {
+  const gap = Math.max(2, width - start.length - end.length);
+  return start + ' '.repeat(gap) + end;
 }
 
 /** One character per bucket; any non-zero count shows at least the lowest block. */
