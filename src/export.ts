@@ -8,6 +8,7 @@ import { fieldAccess, JsonLinesBuffer } from './sinks/jsonl.js';
 import { EVENT_FIELDS, EVENT_SCHEMA, type ResetEvent } from './event.js';
 import { RstraceError } from './errors.js';
 import { matchesFilter, isEmptyFilter, type EventFilter } from './filter.js';
+import { PROGRESS_EVERY_EVENTS, type ProgressBar } from './progress.js';
 import type { TraceDamage, TraceTrailer } from './tracefile/format.js';
 import { TraceReader } from './tracefile/reader.js';
 
@@ -213,8 +214,13 @@ export interface ExportResult {
 const WRITE_BYTES = 1 << 20;
 
 export async function exportTrace(path: string, format: ExportFormat, output: ExportOutput | (() => ExportOutput),
-  filter: EventFilter = {}): Promise<ExportResult> {
+  filter: EventFilter = {}, progress: ProgressBar | null = null): Promise<ExportResult> {
   const reader = TraceReader.open(path);
+  let sinceTick = 0;
+  const tick = progress ? (events: number): void => {
+    sinceTick += events;
+    if (sinceTick >= PROGRESS_EVERY_EVENTS) { sinceTick = 0; progress.update(reader.bytesRead); }
+  } : null;
   let readerOpen = true;
   // closing ends the reader's walk early too (`| head`); its file is closed once
   const closeReader = (): void => {
@@ -242,6 +248,7 @@ export async function exportTrace(path: string, format: ExportFormat, output: Ex
         const o = out;
         if (!o.closed) {
           reader.forEachEvent((e) => {
+            tick?.(1);
             if (filtering && !matchesFilter(e, filter)) { excluded++; return; }
             lines.write(e);
             events++;
@@ -256,6 +263,7 @@ export async function exportTrace(path: string, format: ExportFormat, output: Ex
       } else {
         // a stream keeps what it is given until written: each chunk is its own
         for (let batch = reader.nextBatch(); batch && !out.closed; batch = reader.nextBatch()) {
+          tick?.(batch.length);
           for (let i = 0; i < batch.length; i++) {
             const e = batch[i];
             if (filtering && !matchesFilter(e, filter)) { excluded++; continue; }
@@ -267,7 +275,7 @@ export async function exportTrace(path: string, format: ExportFormat, output: Ex
         if (!out.closed && lines.length > 0) await out.write(lines.take());
       }
     } else {
-      await exportCsv(reader, out, (e) => {
+      await exportCsv(reader, out, tick, (e) => {
         if (filtering && !matchesFilter(e, filter)) { excluded++; return false; }
         events++;
         return true;
@@ -275,13 +283,15 @@ export async function exportTrace(path: string, format: ExportFormat, output: Ex
     }
     await out.end();
   } finally {
+    progress?.end();
     closeReader();
   }
   return { events, excluded, trailer: reader.trailer, damage: reader.damage, closedEarly: out.closed };
 }
 
 /** CSV rows (CRLF ends, RFC 4180) encoded into one reused byte buffer, written when it fills. */
-async function exportCsv(reader: TraceReader, out: ExportOutput, keep: (e: ResetEvent) => boolean): Promise<void> {
+async function exportCsv(reader: TraceReader, out: ExportOutput, tick: ((events: number) => void) | null,
+  keep: (e: ResetEvent) => boolean): Promise<void> {
   const encode = csvLineEncoder();
   const eol = '\r\n';
   const buf = Buffer.allocUnsafe(WRITE_BYTES);
@@ -293,6 +303,7 @@ async function exportCsv(reader: TraceReader, out: ExportOutput, keep: (e: Reset
   };
   await out.write(csvHeader() + eol);
   for (let batch = reader.nextBatch(); batch && !out.closed; batch = reader.nextBatch()) {
+    tick?.(batch.length);
     for (let i = 0; i < batch.length && !out.closed; i++) {
       const e = batch[i];
       if (!keep(e)) continue;

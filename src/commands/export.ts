@@ -4,6 +4,7 @@ import { exportTrace, fileOutput, stdoutOutput, type ExportFormat } from '../exp
 import { describeDamage } from '../tracefile/format.js';
 import { addFilterOptions, exportFormat, filterFrom, outputFile, type FilterOptions } from './options.js';
 import { schemaHelp } from '../event.js';
+import { ProgressBar } from '../progress.js';
 
 interface ExportOpts extends FilterOptions {
   format: ExportFormat;
@@ -25,6 +26,7 @@ fact is unknown:
 ${schemaHelp()}
 
 A file cut off mid-record is exported up to the cut, with a warning on stderr.
+Over 100 MB of input, a progress bar is drawn on stderr when it is a terminal.
 
 Examples:
   rstrace export resets.rstrace | jq -c 'select(.code == 16)'
@@ -33,7 +35,7 @@ Examples:
     .action(async (file: string, opts: ExportOpts) => {
       const output = opts.output;
       const out = output !== undefined ? () => fileOutput(output) : stdoutOutput;
-      const result = await exportTrace(file, opts.format, out, filterFrom(opts));
+      const result = await exportTrace(file, opts.format, out, filterFrom(opts), ProgressBar.forFiles('export', [file]));
       if (result.damage) process.stderr.write(describeDamage(file, result.damage) + '\n');
     });
 }

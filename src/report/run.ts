@@ -3,6 +3,7 @@
  * ReportBuilder. File handling lives here so that summarize.ts stays pure.
  */
 import { matchesFilter, isEmptyFilter, type EventFilter } from '../filter.js';
+import { PROGRESS_EVERY_EVENTS, type ProgressBar } from '../progress.js';
 import { describeDamage } from '../tracefile/format.js';
 import { TraceReader } from '../tracefile/reader.js';
 import { ReportBuilder, type Report } from './summarize.js';
@@ -15,28 +16,36 @@ export interface ReportRun {
   warnings: string[];
 }
 
-export function reportFiles(files: readonly string[], filter: EventFilter = {}, top = 10): ReportRun {
+export function reportFiles(files: readonly string[], filter: EventFilter = {}, top = 10, progress: ProgressBar | null = null): ReportRun {
   const builder = new ReportBuilder();
   const filtering = !isEmptyFilter(filter);
   const warnings: string[] = [];
   let lost = 0, filtered = 0, excluded = 0;
   let truncated = false, countersIncomplete = false;
   const kernel: NetnsCheck[][] = [];
-  for (const path of files) {
-    const reader = TraceReader.open(path);
-    try {
-      // ReportBuilder keeps no event, so the reader's reused event object is fine here
-      reader.forEachEvent((e) => {
-        if (filtering && !matchesFilter(e, filter)) excluded++;
-        else builder.add(e);
-      });
-    } finally {
-      reader.close();
+  let bytesBefore = 0;
+  try {
+    for (const path of files) {
+      const reader = TraceReader.open(path);
+      let sinceTick = 0;
+      try {
+        // ReportBuilder keeps no event, so the reader's reused event object is fine here
+        reader.forEachEvent((e) => {
+          if (filtering && !matchesFilter(e, filter)) excluded++;
+          else builder.add(e);
+          if (progress && ++sinceTick === PROGRESS_EVERY_EVENTS) { sinceTick = 0; progress.update(bytesBefore + reader.bytesRead); }
+        });
+      } finally {
+        reader.close();
+      }
+      bytesBefore += reader.bytesRead;
+      const { trailer, damage } = reader;
+      if (trailer) { lost += trailer.lost; filtered += trailer.filtered; } else countersIncomplete = true;
+      if (trailer?.kernel) kernel.push(trailer.kernel);
+      if (damage) { truncated = true; warnings.push(describeDamage(path, damage)); }
     }
-    const { trailer, damage } = reader;
-    if (trailer) { lost += trailer.lost; filtered += trailer.filtered; } else countersIncomplete = true;
-    if (trailer?.kernel) kernel.push(trailer.kernel);
-    if (damage) { truncated = true; warnings.push(describeDamage(path, damage)); }
+  } finally {
+    progress?.end(); // before the warnings and the report are printed
   }
   const report = builder.finish({ lost, filtered, excluded, truncated, countersIncomplete, files: [...files], top, kernel: kernel.length ? sumChecks(kernel) : null });
   return { report, warnings };

@@ -111,6 +111,8 @@ export class TraceReader {
   damage: TraceDamage | null = null;
   /** events handed out so far */
   eventCount = 0;
+  /** bytes read from the file so far (what a progress bar shows) */
+  bytesRead = 0;
   private readonly unpackr = new Unpackr({ mapsAsObjects: false, useRecords: false, int64AsType: 'number' });
   private readonly pipeline: Pipeline;
   private readonly owners = new FileOwners();
@@ -199,6 +201,7 @@ export class TraceReader {
     let bytes = new Uint8Array(0);
     for (;;) {
       const n = this.source.read(this.chunk);
+      this.bytesRead += n;
       if (n === 0) {
         if (bytes.length === 0) {
           throw new RstraceError(`${this.name} is empty`, 'the trace wrote nothing (it was stopped before it started, or this is the wrong file)', 2);
@@ -265,6 +268,7 @@ export class TraceReader {
   private step(): void {
     const chunk = Buffer.allocUnsafe(CHUNK_BYTES); // fresh: queued batches are views into it
     const n = this.eof ? 0 : this.source.read(chunk);
+    this.bytesRead += n;
     if (n === 0) {
       this.eof = true;
       if (this.tail.length === 0) { this.endWith = { kind: 'end' }; return; }
