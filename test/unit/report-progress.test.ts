@@ -2,7 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { exportTrace, type ExportOutput } from '../../src/export.js';
 import { ProgressBar, renderProgress, type ProgressStream } from '../../src/progress.js';
+import { reportFiles } from '../../src/report/run.js';
+import { stormBatches } from '../helpers/records.js';
+import { writeBatches } from '../helpers/tracefile.js';
 
 function fakeStream(isTTY: boolean, columns = 100): ProgressStream & { out: string } {
   const s = { isTTY, columns, out: '', write(text: string) { s.out += text; return true; } };
@@ -72,6 +76,40 @@ describe('ProgressBar', () => {
       const paths = [join(dir, 'a'), join(dir, 'b'), join(dir, 'missing')];
       expect(ProgressBar.forFiles('report', paths, { stream: fakeStream(true), minBytes: 5001 })).toBeNull();
       expect(ProgressBar.forFiles('report', paths, { stream: fakeStream(true), minBytes: 5000 })).not.toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('report and export feed the bar as they read', () => {
+  /** Percent of each draw, in order; the last write must be the clearing one. */
+  function percents(out: string): number[] {
+    const draws = out.split('\r').filter(Boolean);
+    expect(draws[draws.length - 1]).toBe('\x1b[K');
+    return draws.slice(0, -1).map((d) => Number(/^\w+ +(\d+)%/.exec(d)![1]));
+  }
+  const nullOutput = (): ExportOutput => ({ closed: false, async write() {}, writeSync() {}, async end() {} });
+
+  it('bytes read climb to the file size, then the line is cleared', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rsth5-progress-'));
+    try {
+      const file = join(dir, 'storm.rstrace');
+      writeBatches(file, stormBatches(60_000));
+      let now = 0;
+      const opts = () => ({ stream: fakeStream(true), minBytes: 0, now: () => (now += 1000) });
+      const o1 = opts();
+      const r = reportFiles([file, file], {}, 10, ProgressBar.forFiles('report', [file, file], o1));
+      expect(r.report.total).toBe(120_000);
+      const p1 = percents(o1.stream.out);
+      expect(p1.length).toBeGreaterThanOrEqual(10);
+      expect(p1).toEqual([...p1].sort((a, b) => a - b));
+      expect(p1[p1.length - 1]).toBeGreaterThanOrEqual(90);
+      const o2 = opts();
+      await exportTrace(file, 'csv', nullOutput(), {}, ProgressBar.forFiles('export', [file], o2));
+      const p2 = percents(o2.stream.out);
+      expect(p2.length).toBeGreaterThanOrEqual(5);
+      expect(p2).toEqual([...p2].sort((a, b) => a - b));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
