@@ -50,6 +50,9 @@ Examples:
   rstrace report resets.rstrace --since 10m --json | jq '.byCode[] | select(.count > 0)'`)
     .action((files: string[], opts: ReportOpts) => {
       if (opts.json && opts.html) throw new RstraceError('--json and --html cannot be combined', 'give one of them (or neither, for the text report)', 2);
+      if (opts.html && opts.output === undefined && process.stdout.isTTY) {
+        throw new RstraceError('--html writes a page for a browser, not for this terminal', 'give -o FILE.html, or redirect standard output', 2);
+      }
       const { report, warnings } = reportFiles(files, filterFrom(opts), opts.top, ProgressBar.forFiles('report', files));
       for (const w of warnings) process.stderr.write(w + '\n');
       const text = opts.html ? renderHtml(report) : opts.json ? JSON.stringify(report, null, 2) + '\n' : renderReport(report);
