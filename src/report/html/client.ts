@@ -113,8 +113,12 @@ export const CLIENT_JS = String.raw`
   var t = r.overTime;
   var timeCard = card('Resets over time, stacked by code', [], true);
   grid.appendChild(timeCard);
-  var charts = 0, drawn = 0;
-  function markDrawn() { drawn++; if (drawn >= charts) document.documentElement.setAttribute('data-rendered', String(drawn)); }
+  // data-rendered = how many charts there are, once each has drawn at least once (redraws do not count)
+  var charts = 0, drawn = {};
+  function markDrawn(id) {
+    drawn[id] = true;
+    if (Object.keys(drawn).length === charts) document.documentElement.setAttribute('data-rendered', String(charts));
+  }
   if (t.start && t.counts.length && typeof uPlot === 'function') {
     timeCard.appendChild(el('p', { 'class': 'sub' }, [
       span(t.bucketMs) + ' per bar, ' + num(t.counts.length) + ' bars, from ' + utc(t.start) + ' to ' + utc(t.end) + '; peak ' + num(t.peak) + ' per bar']));
@@ -150,7 +154,7 @@ export const CLIENT_JS = String.raw`
       hooks: {
         draw: [function (u) {
           holder.setAttribute('data-painted', String(painted(u.ctx.canvas, layers.map(function (l) { return colour(l.code); }))));
-          markDrawn();
+          markDrawn('over-time');
         }],
       },
     }, [xs].concat(layers.map(function (l) { return l.top; })), holder);
