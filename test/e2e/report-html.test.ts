@@ -148,6 +148,9 @@ describe('report --html of a real trace, rendered in headless Chromium', () => {
     expect(rows(dom, 'topServicePorts')).toEqual(new Map(json.topServicePorts.map((p) => [String(p.port), p.count])));
     expect(rows(dom, 'topPeers')).toEqual(new Map(json.topPeers.map((p) => [p.raddr, p.count])));
     expect([...rows(dom, 'topProcesses').values()]).toEqual(json.topProcesses.map((p) => p.count));
+    // the completeness check of the trace, one row per namespace
+    expect(json.kernel?.length).toBeGreaterThan(0);
+    expect(rows(dom, 'kernel')).toEqual(new Map(json.kernel!.map((k) => [String(k.netns), k.seenSent])));
   });
 
   it('the hostile process name is inert text: no markup, no bidi override, in the file or the page', () => {

@@ -245,8 +245,15 @@ export const CLIENT_JS = String.raw`
       figure('lost-again', r.lost, 'records the kernel could not deliver (ring buffer full)'),
       figure('filtered-again', r.filtered, "dropped by the trace's own filters"),
       figure('excluded-again', r.excluded, "left out by this report's filter")]),
-    kernelRows.length ? table('kernel', ['netns', 'kernel TcpOutRsts', 'seen sent'], kernelRows.map(function (k) {
-      return { attrs: {}, cells: [String(k.netns), num(k.outRsts), num(k.seenSent)], cls: ['num', 'num', 'num'], barAt: -1, count: 0 };
+    kernelRows.length ? el('p', { 'class': 'sub' }, ['Completeness: the RSTs the kernel counted (TcpOutRsts) against what rstrace saw, per namespace']) : null,
+    kernelRows.length ? table('kernel', ['namespace', 'inode', 'TcpOutRsts', 'hooked', 'seen sent', 'not delivered', 'status'], kernelRows.map(function (k) {
+      function maybe(n) { return n === null || n === undefined ? '-' : num(n); }
+      return {
+        attrs: { 'data-key': k.netns, 'data-count': k.seenSent },
+        cells: [inert(k.name), String(k.netns), maybe(k.outRsts), maybe(k.hooked), num(k.seenSent), num(k.notDelivered),
+          inert(k.status) + (k.note ? ': ' + inert(k.note) : '')],
+        cls: ['text', 'num', 'num', 'num', 'num', 'num', 'text'], barAt: -1, count: 0,
+      };
     }), 0) : null,
   ], true));
 
