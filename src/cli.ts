@@ -7,6 +7,7 @@ import { registerReportCommand } from './commands/report.js';
 import { registerExportCommand } from './commands/export.js';
 import { registerMetricsCommand } from './commands/metrics.js';
 import { registerDoctorCommand } from './commands/doctor.js';
+import { registerTopCommand } from './commands/top.js';
 
 /** Every way a command ends early goes through here: one line on stderr, exit 0, 1 or 2. */
 function exit(err: unknown, command = ''): never {
@@ -30,6 +31,7 @@ registerCodesCommand(program);
 registerReportCommand(program);
 registerExportCommand(program);
 registerMetricsCommand(program);
+registerTopCommand(program);
 registerDoctorCommand(program);
 
 program.exitOverride((err) => exit(err));

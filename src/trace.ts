@@ -13,7 +13,9 @@ import { Pipeline, type ResetCounter } from './pipeline.js';
 import { RstraceError } from './errors.js';
 import type { ResetEvent, TraceCounters } from './event.js';
 import { matchesFilter, type EventFilter } from './filter.js';
-import { TerminalSink } from './sinks/terminal.js';
+import { liveTable, type LiveTable } from './sinks/live-table.js';
+import type { ColorWhen } from './sinks/ansi.js';
+import { CauseOrder } from './reorder.js';
 import { JsonLinesSink } from './sinks/jsonl-sink.js';
 import { TraceFileWriter } from './tracefile/writer.js';
 import type { OptionValue } from './tracefile/format.js';
@@ -38,6 +40,19 @@ export interface TraceOptions {
   metrics?: CountingSink;
   /** the options as given, recorded in the trace file's header */
   recorded: Record<string, OptionValue>;
+  /** colour in the table (--color; default auto) */
+  color?: ColorWhen;
+  /** a live view that takes every event and shows the counters itself (`top`) */
+  view?: EventView;
+}
+
+/** A view of every event (`rstrace top`): it reads the tracer's counters and may end the trace (a key press). */
+export interface EventView {
+  /** the event is reused after the call: copy what is kept */
+  visit(e: ResetEvent): void;
+  start(control: { counters(): TraceCounters; stop(): void }): void;
+  /** restores the terminal; called before the summary line */
+  close(): Promise<void> | void;
 }
 
 interface BatchSink {
@@ -132,8 +147,12 @@ export async function runTrace(o: TraceOptions): Promise<number> {
   const gate = new FlowGate(tracer);
   const out = stdoutWriter(() => void stop(), gate.as('stdout'));
   const json = o.json ? new JsonLinesSink(out) : null;
+  let table: LiveTable | null = null;
   if (json) sinks.push(json);
-  else if (o.table || (!o.output && !o.quiet)) sinks.push(new TerminalSink(out));
+  else if (o.table || (!o.output && !o.quiet && !o.view)) {
+    table = liveTable(out, o.color ?? 'auto');
+    sinks.push(table.sink);
+  }
   if (o.metrics) sinks.push(o.metrics);
   let file: TraceFileWriter | null = null;
   const reasons = rstReasonNames();
@@ -158,11 +177,13 @@ export async function runTrace(o: TraceOptions): Promise<number> {
     keep: filtering ? (e) => matchesFilter(e, o.filter) : undefined,
   });
   // -o alone: nothing needs events live, so the pipeline does not run per record.
-  const classifyLive = sinks.length > 0 || filtering || o.count !== undefined;
+  const classifyLive = sinks.length > 0 || filtering || o.count !== undefined || o.view !== undefined;
+  const causes = new CauseOrder();
   let delivered = 0;
   let emitted = 0;
 
   const deliver = (events: ResetEvent[]): void => {
+    if (o.view) for (const e of events) o.view.visit(e);
     if (o.count !== undefined && emitted + events.length >= o.count) {
       events = events.slice(0, o.count - emitted);
       emitted += events.length;
@@ -192,9 +213,12 @@ export async function runTrace(o: TraceOptions): Promise<number> {
     check.countBatch(batch, records); // every record that reached rstrace, whatever the sinks keep
     if (stopping && o.count !== undefined && emitted >= o.count) return;
     delivered += records;
+    causes.apply(batch, records);
     file?.writeBatch(batch, records);
     if (!classifyLive) {
       emitted += records;
+    } else if (o.view) {
+      emitted += pipeline.eachEvent(batch, records, o.view.visit);
     } else if (countOnly) {
       emitted += pipeline.countBatch(batch, records, countOnly);
     } else if (jsonOnly) {
@@ -211,11 +235,15 @@ export async function runTrace(o: TraceOptions): Promise<number> {
   // Losses are shown as they happen, not only in the summary.
   let lastLost = 0;
   const counters = (k: KernelCounters): TraceCounters => ({ delivered, lost: k.lost, filtered: k.filtered + pipeline.filtered });
+  table?.start(() => counters(tracer.counters()));
+  o.view?.start({ counters: () => counters(tracer.counters()), stop: () => void stop() });
   const lossWatch = setInterval(() => {
     check.adopt(); // namespaces that appeared during the trace join the check
     const c = tracer.counters();
     o.metrics?.updateCounters(counters(c));
-    if (c.lost > lastLost) {
+    // a view shows the losses itself; a log line would tear its screen
+    if (c.lost > lastLost && !o.view) {
+      table?.beforeLog();
       const perCpu = c.lostPerCpu.map((n, cpu) => (n ? `cpu${cpu}=${n}` : '')).filter(Boolean).join(' ');
       log(`warning: ${c.lost - lastLost} events lost in the kernel (ring buffer full) in the last second [${perCpu}]; total ${c.lost}`);
       lastLost = c.lost;
@@ -239,6 +267,8 @@ export async function runTrace(o: TraceOptions): Promise<number> {
     file?.close(final, kernel);
     o.metrics?.updateCounters(final);
     await o.metrics?.close();
+    table?.stop();
+    await o.view?.close();
     log(`${emitted} events, ${final.lost} lost, ${final.filtered} filtered`);
     const summary = checkSummary(kernel);
     for (const line of summary.lines) log(line);

@@ -13,6 +13,7 @@ import { KINDS, type Kind } from '../event.js';
 import { parseFormat } from '../export.js';
 import { checkTimeRange, FILTER_VALUE, parseWhen, splitList, type EventFilter } from '../filter.js';
 import { parseListenAddress } from '../sinks/metrics.js';
+import { COLOR_WHEN, type ColorWhen } from '../sinks/ansi.js';
 import type { TraceOptions } from '../trace.js';
 
 /** Wraps one of our value parsers (which throw RstraceError) for commander. */
@@ -68,6 +69,12 @@ export function outputFile(text: string): string {
   if (!existsSync(dir)) throw valueError(`--output: directory ${dir} does not exist: create it first or give -o a path in an existing directory`);
   if (!statSync(dir).isDirectory()) throw valueError(`--output: ${dir} is not a directory: give -o a path in a directory`);
   return text;
+}
+
+/** `--color auto|always|never`. */
+export function colorWhen(text: string): ColorWhen {
+  if (!(COLOR_WHEN as readonly string[]).includes(text)) invalid('--color', text, COLOR_WHEN.join(', '));
+  return text as ColorWhen;
 }
 
 /** `--listen`: checked here so that a malformed address fails before anything is attached. */

@@ -2,7 +2,8 @@
 import { Command, Option } from 'commander';
 import { runTrace, type TraceOptions } from '../trace.js';
 import { PRIVILEGES_HELP } from '../kernel/privileges.js';
-import { filtersFrom, outputFile, positiveInt, positiveSeconds, addFilterOptions, type FilterOptions } from './options.js';
+import type { ColorWhen } from '../sinks/ansi.js';
+import { colorWhen, filtersFrom, outputFile, positiveInt, positiveSeconds, addFilterOptions, type FilterOptions } from './options.js';
 
 interface Opts extends FilterOptions {
   json?: boolean;
@@ -11,6 +12,7 @@ interface Opts extends FilterOptions {
   duration?: number;
   count?: number;
   assumeNoReason?: boolean;
+  color: ColorWhen;
 }
 
 /** The options as parsed, for the trace file's header (no undefined values). */
@@ -30,7 +32,8 @@ export function registerTraceCommand(program: Command): void {
     .option('-o, --output <file>', 'also record a trace file (msgpack) for `report` and `export` later', outputFile)
     .option('--table', 'print the live table even when writing -o FILE')
     .option('-d, --duration <seconds>', 'stop after this many seconds', positiveSeconds('--duration'))
-    .option('-c, --count <n>', 'stop after this many events', positiveInt('--count'));
+    .option('-c, --count <n>', 'stop after this many events', positiveInt('--count'))
+    .option('--color <when>', 'colour the table by kind: auto (a terminal without NO_COLOR), always, never', colorWhen, 'auto');
   addFilterOptions(cmd)
     .addOption(new Option('--assume-no-reason', 'behave as on a kernel without sk_rst_reason (before 6.10)').hideHelp())
     .addHelpText('after', `
@@ -38,6 +41,10 @@ Columns: TIME (UTC), KIND (sent: this host sent the RST; received: a RST arrived
 abort: the connection died with no RST on the wire), CODE (see 'rstrace codes'),
 PID/COMM (the owner of the connection), LOCAL/REMOTE, STATE (TCP state when the
 reset was decided), REASON (the kernel's sk_rst_reason), WHY (a short phrase).
+On a terminal the table fits its width (REASON, STATE and PID give way first,
+addresses are shortened, WHY takes the rest), the header comes back every
+screen, and a status line on stderr counts events, events/s, lost and codes.
+Piped, every column is printed in full.
 
 At the end, stderr gets a summary and the kernel check: per network namespace,
 the kernel's own TcpOutRsts growth against the tcp_send_reset hook's hits (equal:
@@ -60,6 +67,7 @@ ${PRIVILEGES_HELP}`)
         count: opts.count,
         ...filters,
         assumeNoReason: opts.assumeNoReason ?? false,
+        color: opts.color,
         recorded: recordable(opts),
       });
       process.exitCode = code;
