@@ -69,8 +69,9 @@ interface Widths {
 /**
  * What gives way, in order, until the row fits: REASON (WHY says it in
  * words), sub-millisecond digits, the 22nd address character, STATE, COMM's
- * tail, PID, then narrower addresses and times. The last steps only matter
- * below 80 columns.
+ * tail, PID, then narrower addresses and times. Below about 70 columns
+ * even that is too wide, and rows are cut at the edge (without colour, whose
+ * codes would be cut too).
  */
 const SHRINK: readonly ((w: Widths) => void)[] = [
   (w) => { w.reason = 0; },
@@ -81,7 +82,9 @@ const SHRINK: readonly ((w: Widths) => void)[] = [
   (w) => { w.pid = 0; },
   (w) => { w.addr = 17; },
   (w) => { w.time = 8; },
-  (w) => { w.comm = 8; w.addr = 15; },
+  (w) => { w.comm = 10; },
+  (w) => { w.addr = 15; },
+  (w) => { w.comm = 8; },
   (w) => { w.whyMin = 12; },
 ];
 
@@ -97,6 +100,8 @@ export interface TableLayout {
   columns: readonly TableColumn[];
   /** what WHY may take (the rest of the line) */
   why: number;
+  /** the columns alone are wider than the terminal: rows are cut */
+  cut: boolean;
 }
 
 const TITLES: Readonly<Record<ColumnId, string>> = {
@@ -121,7 +126,7 @@ export function tableLayout(width: number): TableLayout {
     step(w);
     cols = columnsOf(w);
   }
-  return { width, columns: cols, why: Math.max(0, width - used(cols)) };
+  return { width, columns: cols, why: Math.max(0, width - used(cols)), cut: used(cols) > width };
 }
 
 function cellText(id: ColumnId, e: ResetEvent, width: number): string {
@@ -142,12 +147,14 @@ function cellText(id: ColumnId, e: ResetEvent, width: number): string {
 }
 
 export function fittedHeader(layout: TableLayout, color = false): string {
+  if (layout.cut) color = false;
   const line = fitText(layout.columns.map((c) => cell(c.title, c.width)).join(' ') + ' WHY', layout.width);
   return paint(line, ESC.bold, color);
 }
 
 /** A row no wider than the layout's width. */
 export function fittedRow(e: ResetEvent, layout: TableLayout, color = false): string {
+  if (layout.cut) return fitText(fittedRow(e, { ...layout, cut: false }), layout.width);
   let line = '';
   for (const c of layout.columns) {
     const text = cell(cellText(c.id, e, c.width), c.width);
