@@ -14,7 +14,7 @@ import { RstraceError } from './errors.js';
 import type { ResetEvent, TraceCounters } from './event.js';
 import { matchesFilter, type EventFilter } from './filter.js';
 import { liveTable, type LiveTable } from './sinks/live-table.js';
-import type { ColorWhen } from './sinks/ansi.js';
+import { screenColumns, type ColorWhen } from './sinks/ansi.js';
 import { CauseOrder } from './reorder.js';
 import { JsonLinesSink } from './sinks/jsonl-sink.js';
 import { TraceFileWriter } from './tracefile/writer.js';
@@ -230,7 +230,11 @@ export async function runTrace(o: TraceOptions): Promise<number> {
     }
   });
   tracer.start(queue.push);
-  log(`attached ${tracer.attached().length} hooks (${tracer.attached().join(', ')}); tracing TCP resets${o.durationSec ? ` for ${o.durationSec}s` : ''}, Ctrl-C to stop`);
+  const hooks = tracer.attached();
+  const tracing = `tracing TCP resets${o.durationSec ? ` for ${o.durationSec}s` : ''}, Ctrl-C to stop`;
+  const attached = `attached ${hooks.length} hooks (${hooks.join(', ')}); ${tracing}`;
+  // on a terminal the hook names go when they would wrap the line
+  log(process.stderr.isTTY && attached.length + 9 > screenColumns(process.stderr) ? `attached ${hooks.length} hooks; ${tracing}` : attached);
 
   // Losses are shown as they happen, not only in the summary.
   let lastLost = 0;
