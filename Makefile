@@ -4,12 +4,12 @@
 
 SHELL := /bin/bash
 APT_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config iproute2 \
-	nftables tcpdump prometheus util-linux libcap2-bin procps gcc g++ make python3 systemd bpftrace chromium
+	nftables tcpdump prometheus util-linux libcap2-bin procps gcc g++ make python3 systemd bpftrace chromium tmux
 # The commands that prove each package is there; apt-get runs only when one is missing.
 APT_PROBES := /usr/bin/clang /usr/bin/llc /usr/include/bpf/libbpf.h /usr/sbin/bpftool \
 	/usr/include/gelf.h /usr/include/zlib.h /usr/bin/pkg-config /usr/sbin/ip /usr/sbin/nft \
 	/usr/bin/tcpdump /usr/bin/prometheus /usr/bin/setpriv /usr/sbin/capsh /usr/bin/pgrep \
-	/usr/bin/gcc /usr/bin/g++ /usr/bin/python3 /usr/bin/systemd-analyze /usr/bin/bpftrace /usr/bin/chromium
+	/usr/bin/gcc /usr/bin/g++ /usr/bin/python3 /usr/bin/systemd-analyze /usr/bin/bpftrace /usr/bin/chromium /usr/bin/tmux
 
 BPF_SRC := $(wildcard bpf/*.bpf.c bpf/*.bpf.h) bpf/rstrace.h
 ADDON := native/build/Release/rstrace.node

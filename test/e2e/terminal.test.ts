@@ -3,23 +3,11 @@
  * every screen, the status line counts what was provoked, colour follows --color and NO_COLOR;
  * and on loopback a sent RST is printed before the peer's receipt of it.
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/loopback.js';
+import { loadgen } from '../helpers/loadgen.js';
 import { startTracer, stopAllTracers } from '../helpers/tracer.js';
 import { killAllPanes, rstraceInPane, widthOf, type Pane } from '../helpers/tmux.js';
-
-export const LOADGEN = fileURLToPath(new URL('../../bench/build/loadgen', import.meta.url));
-
-interface Load { resets: number; probes: number; errors: number }
-
-/** bench/loadgen on 127.0.0.1:port, bounded by count and time. */
-export function loadgen(mode: 'refused' | 'linger0', port: number, count: number, extra: string[] = []): Load {
-  const r = spawnSync(LOADGEN, ['--mode', mode, '--port', String(port), '--threads', '2', '--count', String(count), '--seconds', '20', ...extra], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`loadgen failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(r.stdout) as Load;
-}
 
 const ROW = /^\d\d:\d\d:\d\d (sent|received) +(\d+) /;
 const HEADER = /^TIME +KIND +CODE /;
