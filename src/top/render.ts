@@ -110,9 +110,15 @@ export function renderTop(t: TopTally, f: TopFrame): string[] {
   return lines.slice(0, f.rows);
 }
 
-/** The line printed after the view closes. */
-export function summaryLine(t: TopTally, elapsedSec: number): string {
-  const codes = t.codes.rows().sort((a, b) => b.total - a.total).slice(0, 5)
-    .map((r) => `${r.key} ${typeof r.key === 'number' ? codeInfo(r.key)?.key ?? 'unknown' : r.key} ${r.total}`);
-  return `rstrace top: ${t.total} resets in ${elapsedSec.toFixed(1)} s, peak ${Math.round(t.peakRate)}/s${codes.length ? `; ${codes.join(', ')}` : ''}`;
+/** The line printed after the view closes: the busiest codes that fit in `columns`. */
+export function summaryLine(t: TopTally, elapsedSec: number, columns = Infinity): string {
+  let line = `rstrace top: ${t.total} resets in ${elapsedSec.toFixed(1)} s, peak ${Math.round(t.peakRate)}/s`;
+  const codes = t.codes.rows().sort((a, b) => b.total - a.total);
+  for (let i = 0; i < codes.length; i++) {
+    const r = codes[i];
+    const more = `${i === 0 ? '; ' : ', '}${r.key} ${typeof r.key === 'number' ? codeInfo(r.key)?.key ?? 'unknown' : r.key} ${r.total}`;
+    if (line.length + more.length > columns) break;
+    line += more;
+  }
+  return line;
 }

@@ -8,7 +8,7 @@
  */
 import type { ResetEvent } from '../event.js';
 import { displayAddress } from '../text/endpoint.js';
-import { ephemeralRange, servicePort } from './service-port.js';
+import { ServicePorts } from './service-port.js';
 
 /** owner of a reset that matched no socket */
 export const OWNER_KERNEL = 'kernel (no socket)';
@@ -75,10 +75,10 @@ export class TopTally {
   readonly owners = new Dimension<string>();
   readonly peers = new Dimension<string>();
   readonly ports = new Dimension<number>();
-  private readonly ephemeral: readonly [number, number];
+  private readonly servicePorts: ServicePorts;
 
-  constructor(ephemeral: readonly [number, number] = ephemeralRange()) {
-    this.ephemeral = ephemeral;
+  constructor(ephemeral?: readonly [number, number]) {
+    this.servicePorts = new ServicePorts(ephemeral);
   }
 
   readonly visit = (e: ResetEvent): void => {
@@ -86,7 +86,7 @@ export class TopTally {
     this.codes.add(e.code);
     this.owners.add(e.container ?? e.comm ?? OWNER_KERNEL);
     this.peers.add(displayAddress(e.raddr));
-    this.ports.add(servicePort(e, this.ephemeral));
+    this.ports.add(this.servicePorts.of(e));
   };
 
   /** A refresh: rates over the `seconds` since the last one. */

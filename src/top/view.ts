@@ -60,7 +60,7 @@ export class TopView implements EventView {
     if (this.timer) clearInterval(this.timer);
     this.refresh(); // the last counts, for the piped output
     this.restore();
-    this.term.out.write(summaryLine(this.tally, this.elapsed()) + '\n');
+    this.term.out.write(summaryLine(this.tally, this.elapsed(), this.term.out.isTTY ? screenColumns(this.term.out) : Infinity) + '\n');
   }
 
   private elapsed(): number {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TopTally, OWNER_KERNEL, MAX_KEYS, KEY_OTHER } from '../../src/top/tally.js';
 import { renderTop, summaryLine } from '../../src/top/render.js';
-import { servicePort } from '../../src/top/service-port.js';
+import { ServicePorts } from '../../src/top/service-port.js';
 import { sampleEvent } from '../helpers/sample-events.js';
 
 const EPH: [number, number] = [32768, 60999];
@@ -11,13 +11,19 @@ const frame = { columns: 100, rows: 30, elapsedSec: 5, lost: 0, filtered: 2, col
 
 describe('the service port is the listening side\'s', () => {
   it('refused connects name the port that refused, on both halves', () => {
-    expect(servicePort(refusedSent, EPH)).toBe(40001);
-    expect(servicePort(refusedRecv, EPH)).toBe(40001);
+    const s = new ServicePorts(EPH);
+    expect(s.of(refusedSent)).toBe(40001);
+    expect(s.of(refusedRecv)).toBe(40001);
   });
-  it('otherwise the port outside the ephemeral range, else the lower one', () => {
-    expect(servicePort(sampleEvent({ lport: 8080, rport: 43210 }), EPH)).toBe(8080);
-    expect(servicePort(sampleEvent({ kind: 'received', lport: 43210, rport: 443, state: 'ESTABLISHED' }), EPH)).toBe(443);
-    expect(servicePort(sampleEvent({ lport: 50000, rport: 40000 }), EPH)).toBe(40000);
+  it('otherwise the port outside the ephemeral range, else the one seen in more resets, else the lower one', () => {
+    const s = new ServicePorts(EPH);
+    expect(s.of(sampleEvent({ lport: 8080, rport: 43210 }))).toBe(8080);
+    expect(s.of(sampleEvent({ kind: 'received', lport: 43210, rport: 443, state: 'ESTABLISHED' }))).toBe(443);
+    // a server on an ephemeral port (bound to port 0): both ports ephemeral
+    expect(s.of(sampleEvent({ lport: 50000, rport: 40000 }))).toBe(40000);
+    expect(s.of(sampleEvent({ kind: 'sent', code: 6, lport: 41000, rport: 50000 }))).toBe(50000);
+    expect(s.of(sampleEvent({ kind: 'received', code: 0, lport: 50000, rport: 41000, state: 'ESTABLISHED' }))).toBe(50000);
+    expect(s.of(sampleEvent({ kind: 'sent', code: 6, lport: 39000, rport: 50000 }))).toBe(50000);
   });
 });
 
@@ -81,5 +87,6 @@ describe('the top screen fits the terminal', () => {
     t.visit(refusedSent); t.visit(refusedRecv); t.visit(refusedRecv);
     t.tick(1);
     expect(summaryLine(t, 2.04)).toBe('rstrace top: 3 resets in 2.0 s, peak 3/s; 0 remote-reset 2, 11 syn-unknown-port 1');
+    expect(summaryLine(t, 2.04, 60)).toBe('rstrace top: 3 resets in 2.0 s, peak 3/s; 0 remote-reset 2');
   });
 });
