@@ -19,7 +19,7 @@ const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export interface Pane {
   name: string;
-  /** the visible screen, one string per line (trailing spaces trimmed by tmux) */
+  /** the visible screen, one string per line: wrapped lines joined (a line wider than the pane stays one line), trailing spaces trimmed */
   screen(opts?: { escapes?: boolean }): string[];
   /** the screen and what scrolled off it */
   history(): string[];
@@ -34,11 +34,13 @@ export interface Pane {
 /** Runs `bin/rstrace ARGS` in a new session `rsth4-<tag>-N` of cols x rows, with `env` added. */
 export function rstraceInPane(tag: string, args: string[], opts: { cols?: number; rows?: number; env?: Record<string, string> } = {}): Pane {
   const name = `rsth4-${tag}-${process.pid}-${serial++}`;
-  const env = Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-  const cmd = `${[RSTRACE, ...args].map(quote).join(' ')}; echo "[exit $?]"; sleep 300`;
-  tmux(['new-session', '-d', '-x', String(opts.cols ?? 100), '-y', String(opts.rows ?? 30), '-s', name, ...env, cmd]);
+  // the environment is the tmux server's, whoever started it: NO_COLOR only when asked for
+  const env = ['env', '-u', 'NO_COLOR', ...Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`)];
+  const cmd = `${[...env, RSTRACE, ...args].map(quote).join(' ')}; echo "[exit $?]"; sleep 300`;
+  tmux(['new-session', '-d', '-x', String(opts.cols ?? 100), '-y', String(opts.rows ?? 30), '-s', name, cmd]);
   live.add(name);
-  const capture = (extra: string[]): string[] => tmux(['capture-pane', '-p', '-t', name, ...extra]).replace(/\n$/, '').split('\n');
+  const capture = (extra: string[]): string[] =>
+    tmux(['capture-pane', '-p', '-J', '-t', name, ...extra]).replace(/\n$/, '').split('\n').map((l) => l.trimEnd());
   const pane: Pane = {
     name,
     screen: (o = {}) => capture(o.escapes ? ['-e'] : []),
