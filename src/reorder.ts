@@ -5,7 +5,9 @@
  * `received` record reaches the ring before the `sent` record that caused it.
  * Here a received (or ignored) record whose reversed 4-tuple matches a later
  * sent record of the same batch is moved to just after that sent record,
- * keeping the order of everything else. Nothing is held across batches.
+ * keeping the order of everything else, unless its cause is already among the
+ * few records just before it (a later match is then another RST on the same
+ * connection). Nothing is held across batches.
  *
  * It runs on the raw batch, before the trace file and the pipeline, so that
  * the table, --json, metrics, the trace file and what `export` later reads
@@ -77,7 +79,7 @@ export class CauseOrder {
           if (sameTuple(dv, j * RECORD_SIZE, base, false)) { this.slots[s] = i + 1; break; }
           s = (s + 1) & mask;
         }
-      } else if (isEffect(kind)) {
+      } else if (isEffect(kind) && !causedJustBefore(batch, dv, i)) {
         let s = tupleHash(dv, base, true) & mask;
         while (this.stamps[s] === gen) {
           const j = this.slots[s] - 1;
@@ -143,6 +145,16 @@ export class CauseOrder {
     }
     return this.generation;
   }
+}
+
+/** How far back a cause counts as already before its effect: records of other CPUs may come between. */
+const CAUSE_BEHIND = 4;
+
+function causedJustBefore(batch: Uint8Array, dv: DataView, i: number): boolean {
+  for (let k = i - 1; k >= 0 && k >= i - CAUSE_BEHIND; k--) {
+    if (batch[k * RECORD_SIZE + O.kind] === KIND.SENT && sameTuple(dv, k * RECORD_SIZE, i * RECORD_SIZE, true)) return true;
+  }
+  return false;
 }
 
 /**

@@ -59,6 +59,18 @@ describe('cause before effect within a batch', () => {
     expect(sorted(batch)).toEqual(sorted(before));
   });
 
+  it('an effect whose cause is just before it stays, even when the same tuple is reset again later in the batch', () => {
+    const recv = record(RECORDED, 0);
+    const sent = record(RECORDED, 1);
+    const other = withPorts(sent, 1111, 2222);
+    const batch = concat([sent, other, recv, sent]);
+    expect(new CauseOrder().apply(batch, 4)).toBe(0);
+    // too far back to count as its cause: the later sent record is
+    const far = concat([sent, other, other, other, other, recv, sent]);
+    expect(new CauseOrder().apply(far, 7)).toBe(1);
+    expect(decodeBatch(far, 7).map((r) => r.kind)).toEqual([KIND.SENT, KIND.SENT, KIND.SENT, KIND.SENT, KIND.SENT, KIND.SENT, KIND.RECEIVED]);
+  });
+
   it('a batch with nothing to reorder is left byte for byte as it was', () => {
     const order = new CauseOrder();
     for (const b of stormBatches(20_000, 4096)) {
