@@ -10,10 +10,13 @@ import { RstraceError } from './errors.js';
 import { matchesFilter, isEmptyFilter, type EventFilter } from './filter.js';
 import { PROGRESS_EVERY_EVENTS, type ProgressBar } from './progress.js';
 import type { TraceDamage, TraceTrailer } from './tracefile/format.js';
-import { TraceReader } from './tracefile/reader.js';
+import { TraceSeries } from './tracefile/inputs.js';
 
-export type ExportFormat = 'jsonl' | 'csv';
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['jsonl', 'csv'];
+/** parquet: a file of typed columns, written by src/export/parquet.ts */
+export type ExportFormat = 'jsonl' | 'csv' | 'parquet';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['jsonl', 'csv', 'parquet'];
+/** The formats written as a stream of lines (to stdout or a file). */
+export type LineFormat = Exclude<ExportFormat, 'parquet'>;
 
 export function parseFormat(text: string): ExportFormat {
   if ((EXPORT_FORMATS as readonly string[]).includes(text)) return text as ExportFormat;
@@ -208,14 +211,16 @@ export interface ExportResult {
   damage: TraceDamage | null;
   /** stopped early because the reader of stdout went away */
   closedEarly: boolean;
+  /** one line each for stderr: files skipped or damaged */
+  warnings: string[];
 }
 
 /** Bytes gathered per write: few system calls, and still small next to the file being read. */
 const WRITE_BYTES = 1 << 20;
 
-export async function exportTrace(path: string, format: ExportFormat, output: ExportOutput | (() => ExportOutput),
+export async function exportTrace(path: string | readonly string[], format: LineFormat, output: ExportOutput | (() => ExportOutput),
   filter: EventFilter = {}, progress: ProgressBar | null = null): Promise<ExportResult> {
-  const reader = TraceReader.open(path);
+  const reader = TraceSeries.open(path);
   let sinceTick = 0;
   const tick = progress ? (events: number): void => {
     sinceTick += events;
@@ -286,11 +291,11 @@ export async function exportTrace(path: string, format: ExportFormat, output: Ex
     progress?.end();
     closeReader();
   }
-  return { events, excluded, trailer: reader.trailer, damage: reader.damage, closedEarly: out.closed };
+  return { events, excluded, trailer: reader.trailer, damage: reader.damage, closedEarly: out.closed, warnings: reader.warnings };
 }
 
 /** CSV rows (CRLF ends, RFC 4180) encoded into one reused byte buffer, written when it fills. */
-async function exportCsv(reader: TraceReader, out: ExportOutput, tick: ((events: number) => void) | null,
+async function exportCsv(reader: Pick<TraceSeries, 'nextBatch'>, out: ExportOutput, tick: ((events: number) => void) | null,
   keep: (e: ResetEvent) => boolean): Promise<void> {
   const encode = csvLineEncoder();
   const eol = '\r\n';

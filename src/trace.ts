@@ -17,7 +17,7 @@ import { liveTable, type LiveTable } from './sinks/live-table.js';
 import { screenColumns, type ColorWhen } from './sinks/ansi.js';
 import { CauseOrder } from './reorder.js';
 import { JsonLinesSink } from './sinks/jsonl-sink.js';
-import { TraceFileWriter } from './tracefile/writer.js';
+import { openTraceOutput, type RotationPolicy, type TraceOutput } from './tracefile/rotate.js';
 import type { OptionValue } from './tracefile/format.js';
 import { optionalProgramsMissing } from './kernel/support.js';
 import { PRIVILEGES_REMEDY } from './kernel/privileges.js';
@@ -27,6 +27,8 @@ import { checkSummary } from './completeness/summary.js';
 export interface TraceOptions {
   json: boolean;
   output?: string;
+  /** -o as a rotating series of files (src/tracefile/rotate.ts) */
+  rotation?: RotationPolicy;
   /** print the human table even with -o (default: table only when no other sink) */
   table: boolean;
   durationSec?: number;
@@ -154,17 +156,17 @@ export async function runTrace(o: TraceOptions): Promise<number> {
     sinks.push(table.sink);
   }
   if (o.metrics) sinks.push(o.metrics);
-  let file: TraceFileWriter | null = null;
+  let file: TraceOutput | null = null;
   const reasons = rstReasonNames();
   const filtering = Object.keys(o.filter).length > 0;
   if (o.output) {
     try {
       // The file keeps kernel records; the filter and --count go in the header and are applied when it is read.
-      file = TraceFileWriter.open(o.output, {
+      file = openTraceOutput(o.output, {
         host: hostname(), kernel: release(), bootToWallNs: clock.bootToWallNs.toString(), startTime: startedAt,
         options: o.recorded, names: { sk_rst_reason: [...reasons] },
         filter: filtering ? o.filter : null, limit: o.count ?? null,
-      }, proc);
+      }, proc, o.rotation, () => counters(tracer.counters()));
     } catch (err) {
       await tracer.close();
       throw err;

@@ -2,11 +2,13 @@
 import type { Command } from 'commander';
 import { runTrace, type TraceOptions } from '../trace.js';
 import { PRIVILEGES_HELP } from '../kernel/privileges.js';
-import { DEFAULT_LISTEN, DEFAULT_MAX_COMMS, MetricsSink } from '../sinks/metrics.js';
+import { DEFAULT_LISTEN, DEFAULT_MAX_COMMS } from '../sinks/metrics.js';
 import { filtersFrom, listenAddress, positiveSeconds, wholeNumber, addFilterOptions, type FilterOptions } from './options.js';
+import { addOutputOptions, recordable, rotationFrom, ROTATION_HELP, serveMetrics, type OutputOpts } from './agent-options.js';
 
-interface Opts extends FilterOptions {
+interface Opts extends FilterOptions, OutputOpts {
   listen: string;
+  json?: boolean;
   maxComms: number;
   duration?: number;
 }
@@ -18,7 +20,9 @@ export function registerMetricsCommand(program: Command): void {
     .option('-l, --listen <addr>', 'HOST:PORT, [IPV6]:PORT, or :PORT for every address', listenAddress, DEFAULT_LISTEN)
     .option('--max-comms <n>', `process names kept as comm label values; further ones count as comm="other" (0: none)`,
       wholeNumber('--max-comms'), DEFAULT_MAX_COMMS)
-    .option('-d, --duration <seconds>', 'stop after this many seconds', positiveSeconds('--duration'));
+    .option('-d, --duration <seconds>', 'stop after this many seconds', positiveSeconds('--duration'))
+    .option('--json', 'also print each event as a JSON line on stdout (for a log shipper), from the same hooks');
+  addOutputOptions(cmd, 'also record the events in a trace file for `report` and `export`, from the same hooks');
   addFilterOptions(cmd)
     .addHelpText('after', `
 Serves http://ADDR/metrics in the Prometheus text format until Ctrl-C (or --duration):
@@ -47,22 +51,26 @@ Examples:
   rstrace metrics --listen [::1]:9477        IPv6 loopback
   rstrace metrics --port 443 --max-comms 20  resets on port 443 only, 20 process names
   curl -s 127.0.0.1:9477/metrics | grep ^rstrace_resets_total
+  rstrace metrics --json -o /var/lib/rstrace/rstrace.trace --rotate-size 64M --rotate-keep 8
+                                             one agent: metrics, JSON lines and rotated files
+${ROTATION_HELP}
 ${PRIVILEGES_HELP}`)
     .action(async (opts: Opts) => {
       // Bad filters and a bad address fail before anything is attached or bound.
       const filters = filtersFrom(opts);
-      const sink = new MetricsSink({ maxComms: opts.maxComms });
-      const bound = await sink.listen(opts.listen);
-      process.stderr.write(`rstrace: serving metrics on http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}/metrics\n`);
+      const rotation = rotationFrom(opts);
+      const sink = await serveMetrics(opts.listen, opts.maxComms);
       const traceOptions: TraceOptions = {
-        json: false,
+        json: opts.json ?? false,
+        output: opts.output,
+        rotation,
         table: false,
         quiet: true,
         metrics: sink,
         durationSec: opts.duration,
         ...filters,
         assumeNoReason: false,
-        recorded: {},
+        recorded: recordable(opts),
       };
       try {
         process.exitCode = await runTrace(traceOptions);

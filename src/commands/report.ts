@@ -6,6 +6,7 @@ import { ProgressBar } from '../progress.js';
 import { renderHtml } from '../report/html/page.js';
 import { renderReport } from '../report/render.js';
 import { reportFiles } from '../report/run.js';
+import { listedPaths } from '../tracefile/inputs.js';
 import { filterFrom, positiveInt, addFilterOptions, outputFile, type FilterOptions } from './options.js';
 
 interface ReportOpts extends FilterOptions {
@@ -19,7 +20,7 @@ export function registerReportCommand(program: Command): void {
   const cmd = program
     .command('report')
     .description('summarize trace files: resets by kind, code, process, container, unit, peer, service port, suspicious resets, and over time')
-    .argument('<file...>', 'trace files written by `rstrace trace -o FILE` (several are summed)')
+    .argument('<file...>', 'trace files written by `rstrace trace -o FILE`, or directories of them (a rotated series); several are summed')
     .option('--json', 'print the report as one JSON object instead of tables')
     .option('--html', 'write the report as one self-contained HTML page (charts and tables, no network); with -o')
     .option('-o, --output <file>', 'write to this file (created mode 0600) instead of standard output', outputFile)
@@ -45,6 +46,7 @@ opens offline in any browser (its script and styles are inside it).
 Examples:
   rstrace report resets.rstrace
   rstrace report day1.rstrace day2.rstrace --top 20
+  rstrace report /var/lib/rstrace            every file of a rotated series
   rstrace report resets.rstrace --code closed-with-data --comm nginx
   rstrace report resets.rstrace --html -o resets.html
   rstrace report resets.rstrace --since 10m --json | jq '.byCode[] | select(.count > 0)'`)
@@ -53,7 +55,7 @@ Examples:
       if (opts.html && opts.output === undefined && process.stdout.isTTY) {
         throw new RstraceError('--html writes a page for a browser, not for this terminal', 'give -o FILE.html, or redirect standard output', 2);
       }
-      const { report, warnings } = reportFiles(files, filterFrom(opts), opts.top, ProgressBar.forFiles('report', files));
+      const { report, warnings } = reportFiles(files, filterFrom(opts), opts.top, ProgressBar.forFiles('report', listedPaths(files)));
       for (const w of warnings) process.stderr.write(w + '\n');
       const text = opts.html ? renderHtml(report) : opts.json ? JSON.stringify(report, null, 2) + '\n' : renderReport(report);
       if (opts.output === undefined) process.stdout.write(text);

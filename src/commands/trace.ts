@@ -3,23 +3,18 @@ import { Command, Option } from 'commander';
 import { runTrace, type TraceOptions } from '../trace.js';
 import { PRIVILEGES_HELP } from '../kernel/privileges.js';
 import type { ColorWhen } from '../sinks/ansi.js';
-import { colorWhen, filtersFrom, outputFile, positiveInt, positiveSeconds, addFilterOptions, type FilterOptions } from './options.js';
+import { DEFAULT_MAX_COMMS } from '../sinks/metrics.js';
+import { colorWhen, filtersFrom, listenAddress, positiveInt, positiveSeconds, addFilterOptions, type FilterOptions } from './options.js';
+import { addOutputOptions, recordable, rotationFrom, ROTATION_HELP, serveMetrics, type OutputOpts } from './agent-options.js';
 
-interface Opts extends FilterOptions {
+interface Opts extends FilterOptions, OutputOpts {
   json?: boolean;
-  output?: string;
+  metrics?: string;
   table?: boolean;
   duration?: number;
   count?: number;
   assumeNoReason?: boolean;
   color: ColorWhen;
-}
-
-/** The options as parsed, for the trace file's header (no undefined values). */
-function recordable(opts: Opts): TraceOptions['recorded'] {
-  const out: TraceOptions['recorded'] = {};
-  for (const [k, v] of Object.entries(opts) as [string, TraceOptions['recorded'][string] | undefined][]) if (v !== undefined) out[k] = v;
-  return out;
 }
 
 export function registerTraceCommand(program: Command): void {
@@ -29,11 +24,12 @@ export function registerTraceCommand(program: Command): void {
     .allowExcessArguments(false)
     .description('trace TCP resets live: who (process, peer), why (reset code, kernel reason), as they happen')
     .option('--json', 'print one JSON object per event (the JSON event contract) instead of the table')
-    .option('-o, --output <file>', 'also record a trace file (msgpack) for `report` and `export` later', outputFile)
     .option('--table', 'print the live table even when writing -o FILE')
     .option('-d, --duration <seconds>', 'stop after this many seconds', positiveSeconds('--duration'))
     .option('-c, --count <n>', 'stop after this many events', positiveInt('--count'))
-    .option('--color <when>', 'colour the table by kind: auto (a terminal without NO_COLOR), always, never', colorWhen, 'auto');
+    .option('--color <when>', 'colour the table by kind: auto (a terminal without NO_COLOR), always, never', colorWhen, 'auto')
+    .option('--metrics <addr>', 'also serve Prometheus metrics on HOST:PORT, as `rstrace metrics --listen` does (same hooks, one process)', listenAddress);
+  addOutputOptions(cmd, 'also record a trace file (msgpack) for `report` and `export` later');
   addFilterOptions(cmd)
     .addOption(new Option('--assume-no-reason', 'behave as on a kernel without sk_rst_reason (before 6.10)').hideHelp())
     .addHelpText('after', `
@@ -56,12 +52,19 @@ Examples:
   rstrace trace --json --duration 60 | jq .  JSON lines for a minute
   rstrace trace -o resets.rstrace --port 443 record resets on port 443
   rstrace trace --code syn-unknown-port -c 10
+  rstrace trace --json -o /var/lib/rstrace/rstrace.trace --rotate-size 64M --rotate-keep 8 --metrics 127.0.0.1:9477
+                                             the agent: JSON lines, rotated files, metrics
+${ROTATION_HELP}
 ${PRIVILEGES_HELP}`)
     .action(async (opts: Opts) => {
       const filters = filtersFrom(opts);
-      const code = await runTrace({
+      const rotation = rotationFrom(opts);
+      const metrics = opts.metrics !== undefined ? await serveMetrics(opts.metrics, DEFAULT_MAX_COMMS) : undefined;
+      const options: TraceOptions = {
         json: opts.json ?? false,
         output: opts.output,
+        rotation,
+        metrics,
         table: opts.table ?? false,
         durationSec: opts.duration,
         count: opts.count,
@@ -69,7 +72,11 @@ ${PRIVILEGES_HELP}`)
         assumeNoReason: opts.assumeNoReason ?? false,
         color: opts.color,
         recorded: recordable(opts),
-      });
-      process.exitCode = code;
+      };
+      try {
+        process.exitCode = await runTrace(options);
+      } finally {
+        await metrics?.close(); // idempotent: runTrace closes it too
+      }
     });
 }

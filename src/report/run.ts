@@ -6,6 +6,7 @@ import { matchesFilter, isEmptyFilter, type EventFilter } from '../filter.js';
 import { PROGRESS_EVERY_EVENTS, type ProgressBar } from '../progress.js';
 import { describeDamage } from '../tracefile/format.js';
 import { TraceReader } from '../tracefile/reader.js';
+import { traceInputs } from '../tracefile/inputs.js';
 import { ReportBuilder, type Report } from './summarize.js';
 import { sumChecks } from '../completeness/summary.js';
 import type { NetnsCheck } from '../completeness/check.js';
@@ -16,17 +17,28 @@ export interface ReportRun {
   warnings: string[];
 }
 
-export function reportFiles(files: readonly string[], filter: EventFilter = {}, top = 10, progress: ProgressBar | null = null): ReportRun {
+export function reportFiles(args: readonly string[], filter: EventFilter = {}, top = 10, progress: ProgressBar | null = null): ReportRun {
   const builder = new ReportBuilder();
   const filtering = !isEmptyFilter(filter);
-  const warnings: string[] = [];
+  // files and directories (rotated series), in time order
+  const inputs = traceInputs(args);
+  const warnings: string[] = [...inputs.warnings];
+  const files: string[] = [];
   let lost = 0, filtered = 0, excluded = 0;
   let truncated = false, countersIncomplete = false;
   const kernel: NetnsCheck[][] = [];
   let bytesBefore = 0;
   try {
-    for (const path of files) {
-      const reader = TraceReader.open(path);
+    for (const { path, listed } of inputs.files) {
+      let reader: TraceReader;
+      try {
+        reader = TraceReader.open(path);
+      } catch (err) {
+        if (!listed) throw err;
+        warnings.push(`rstrace: ${path}: skipped (${(err as Error).message})`); // removed by rotation since it was listed
+        continue;
+      }
+      files.push(path);
       let sinceTick = 0;
       try {
         // ReportBuilder keeps no event, so the reader's reused event object is fine here

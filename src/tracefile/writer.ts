@@ -46,6 +46,8 @@ export class TraceFileWriter {
   private readonly scratch = { buf: new Uint32Array(0) };
   private out = Buffer.allocUnsafe(FLUSH_BYTES * 2);
   private pos = 0;
+  /** bytes already written to the file */
+  private written = 0;
   /** the coded records of one batch */
   private coded = Buffer.allocUnsafe(8192 * MAX_CODED_RECORD);
   private timer: NodeJS.Timeout | null = null;
@@ -59,11 +61,11 @@ export class TraceFileWriter {
     this.owners = new OwnerRecorder(live);
   }
 
-  /** Create (or truncate) `path`, mode 0600, and write the header at once. */
-  static open(path: string, header: TraceHeaderInput, live: OwnerLookup = { ownerOf: () => null }): TraceFileWriter {
+  /** Create (or truncate; `exclusive`: refuse an existing file) `path`, mode 0600, and write the header at once. */
+  static open(path: string, header: TraceHeaderInput, live: OwnerLookup = { ownerOf: () => null }, exclusive = false): TraceFileWriter {
     let fd: number;
     try {
-      fd = openSync(path, 'w', 0o600);
+      fd = openSync(path, exclusive ? 'wx' : 'w', 0o600);
     } catch (err) {
       throw new RstraceError(`cannot create trace file ${path}: ${errnoText(err)}`,
         'give -o a path in a directory that exists and that you can write to', 1);
@@ -109,6 +111,7 @@ export class TraceFileWriter {
     this.pos = 0; // the view stays valid: nothing is written before writeSync returns
     try {
       for (let off = 0; off < data.length;) off += writeSync(this.fd, data, off, data.length - off);
+      this.written += data.length;
     } catch (err) {
       throw new RstraceError(`cannot write trace file ${this.path}: ${errnoText(err)}`,
         'free space on that file system or write the trace elsewhere with -o', 1);
@@ -131,6 +134,11 @@ export class TraceFileWriter {
       }
     }, ms);
     this.timer.unref();
+  }
+
+  /** The file's size once what is buffered is written: what rotation by size measures. */
+  get bytes(): number {
+    return this.written + this.pos;
   }
 
   /** Write the trailer (with the completeness check when there is one) and close the file. Idempotent. */
