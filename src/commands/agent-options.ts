@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { RstraceError, valueError } from '../errors.js';
-import { MetricsSink } from '../sinks/metrics.js';
+import { MetricsSink, parseListenAddress } from '../sinks/metrics.js';
 import { parseDuration, parseSize, type RotationPolicy } from '../tracefile/rotate.js';
 import type { OptionValue } from '../tracefile/format.js';
 import { outputFile, positiveInt } from './options.js';
@@ -36,6 +36,17 @@ continues a series already in DIR), each a complete trace of its own (mode
 0600); a new file starts at --rotate-size or after --rotate-every, between two
 batches, so nothing is lost; beyond --rotate-keep files the oldest are removed.
 'rstrace report DIR' and 'rstrace export DIR' read the series in time order.`;
+
+/** `trace --metrics ADDR`: the address as `metrics --listen` takes it, errors naming --metrics. */
+export const metricsAddress = parsed((text: string): string => {
+  try {
+    parseListenAddress(text);
+  } catch (err) {
+    if (err instanceof RstraceError) throw new RstraceError(err.message.replace(/^--listen:/, '--metrics:'), err.remedy.replace('--listen', '--metrics'), err.exitCode);
+    throw err;
+  }
+  return text;
+});
 
 /** -o FILE and the rotation options. */
 export function addOutputOptions(cmd: Command, outputHelp: string): Command {
