@@ -8,7 +8,7 @@
  * COPY writes the Parquet file, zstd-compressed, in row groups.
  */
 import { closeSync, openSync } from 'node:fs';
-import { DuckDBInstance, LIST, VARCHAR, type DuckDBAppender, type DuckDBListType } from '@duckdb/node-api';
+import { DuckDBInstance, LIST, VARCHAR, type DuckDBAppender, type DuckDBConnection, type DuckDBListType } from '@duckdb/node-api';
 import { EVENT_SCHEMA, type FieldSpec, type ResetEvent } from '../event.js';
 import { RstraceError } from '../errors.js';
 import { isEmptyFilter, matchesFilter, type EventFilter } from '../filter.js';
@@ -67,47 +67,87 @@ function claimOutput(path: string): void {
   }
 }
 
-export async function exportParquet(paths: string | readonly string[], out: string, filter: EventFilter = {}): Promise<ExportResult> {
-  const reader = TraceSeries.open(paths);
-  const filtering = !isEmptyFilter(filter);
-  let events = 0;
-  let excluded = 0;
-  const db = await DuckDBInstance.create(':memory:');
-  try {
+/**
+ * Events into one Parquet file: add() each (the event may be reused by the
+ * caller once it returns), then finish() writes the file.
+ */
+export class ParquetEventWriter {
+  private readonly names: (keyof ResetEvent)[];
+  private readonly appends: Column['append'][];
+  count = 0;
+  private closed = false;
+
+  private constructor(private readonly out: string, private readonly db: DuckDBInstance, private readonly conn: DuckDBConnection,
+    private readonly appender: DuckDBAppender, private readonly columns: readonly Column[]) {
+    this.names = columns.map((c) => c.name as keyof ResetEvent);
+    this.appends = columns.map((c) => c.append);
+  }
+
+  /** Claims `out` (mode 0600) at once, so that a bad path fails before any work. */
+  static async create(out: string): Promise<ParquetEventWriter> {
     claimOutput(out);
-    const conn = await db.connect();
+    const db = await DuckDBInstance.create(':memory:');
     try {
+      const conn = await db.connect();
       const columns = parquetColumns();
       await conn.run(`CREATE TABLE events (${columns.map((c) => `${quote(c.name)} ${c.staged}`).join(', ')})`);
-      const appender = await conn.createAppender('events');
-      const names = columns.map((c) => c.name as keyof ResetEvent);
-      const appends = columns.map((c) => c.append);
-      try {
-        reader.forEachEvent((e) => {
-          if (filtering && !matchesFilter(e, filter)) { excluded++; return; }
-          for (let i = 0; i < appends.length; i++) appends[i](appender, e[names[i]]);
-          appender.endRow();
-          events++;
-        });
-        appender.flushSync();
-      } finally {
-        appender.closeSync();
-      }
+      return new ParquetEventWriter(out, db, conn, await conn.createAppender('events'), columns);
+    } catch (err) {
+      db.closeSync();
+      throw err;
+    }
+  }
+
+  add(e: ResetEvent): void {
+    const { appender, appends, names } = this;
+    for (let i = 0; i < appends.length; i++) appends[i](appender, e[names[i]]);
+    appender.endRow();
+    this.count++;
+  }
+
+  /** Writes the file and frees DuckDB. */
+  async finish(): Promise<void> {
+    try {
+      this.appender.flushSync();
+      this.appender.closeSync();
       // a trace names processes and peers: whatever DuckDB creates stays private
       const umask = process.umask(0o077);
       try {
-        await conn.run(`COPY (SELECT ${columns.map((c) => c.select).join(', ')} FROM events) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`);
+        await this.conn.run(`COPY (SELECT ${this.columns.map((c) => c.select).join(', ')} FROM events) TO ${sqlString(this.out)} (FORMAT parquet, COMPRESSION zstd)`);
       } catch (err) {
-        throw new RstraceError(`cannot write ${out}: ${(err as Error).message.split('\n')[0]}`, 'free space on that file system or write elsewhere', 1);
+        throw new RstraceError(`cannot write ${this.out}: ${(err as Error).message.split('\n')[0]}`, 'free space on that file system or write elsewhere', 1);
       } finally {
         process.umask(umask);
       }
     } finally {
-      conn.closeSync();
+      this.close();
     }
-  } finally {
-    reader.close();
-    db.closeSync();
   }
-  return { events, excluded, trailer: reader.trailer, damage: reader.damage, closedEarly: false, warnings: reader.warnings };
+
+  /** Frees DuckDB without writing; idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.conn.closeSync();
+    this.db.closeSync();
+  }
+}
+
+export async function exportParquet(paths: string | readonly string[], out: string, filter: EventFilter = {}): Promise<ExportResult> {
+  const reader = TraceSeries.open(paths);
+  const filtering = !isEmptyFilter(filter);
+  let excluded = 0;
+  let writer: ParquetEventWriter | null = null;
+  try {
+    const w = writer = await ParquetEventWriter.create(out);
+    reader.forEachEvent((e) => {
+      if (filtering && !matchesFilter(e, filter)) excluded++;
+      else w.add(e);
+    });
+    await w.finish();
+  } finally {
+    writer?.close();
+    reader.close();
+  }
+  return { events: writer.count, excluded, trailer: reader.trailer, damage: reader.damage, closedEarly: false, warnings: reader.warnings };
 }
