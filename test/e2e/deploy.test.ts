@@ -2,12 +2,13 @@
  * The deployment files in deploy/ are checked as what they claim to be: the
  * systemd unit passes `systemd-analyze verify`, and its ExecStart runs, as a
  * user that is not root with exactly the unit's ambient capabilities, and
- * counts a real reset; the DaemonSet manifest parses and carries the host
- * access, capabilities, mounts, port and limits that rstrace needs, and its
- * arguments start a working `rstrace metrics`.
+ * counts a real reset and records it in rotated trace files in its state
+ * directory; the DaemonSet manifest parses and carries the host access,
+ * capabilities, mounts (the trace directory a hostPath), port and limits that
+ * rstrace needs, and its arguments start a working agent that does the same.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,8 +22,34 @@ const DAEMONSET = join(ROOT, 'deploy/rstrace-daemonset.yaml');
 const CAPS = ['CAP_BPF', 'CAP_PERFMON', 'CAP_NET_ADMIN', 'CAP_SYS_PTRACE', 'CAP_DAC_READ_SEARCH'];
 const NOBODY = 65534;
 
-const tmp = mkdtempSync(join(tmpdir(), 'rstrace-deploy-'));
+const tmp = mkdtempSync(join(tmpdir(), 'rsth6-deploy-'));
+chmodSync(tmp, 0o711); // the unit's user (nobody here) reaches its state directory inside
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const STATE_DIR = '/var/lib/rstrace';
+let stateDirs = 0;
+/** A fresh stand-in for the state directory, owned by `uid` and private, as systemd makes it. */
+function stateDir(uid: number): string {
+  const d = join(tmp, `state-${stateDirs++}`);
+  mkdirSync(d, { mode: 0o700 });
+  chownSync(d, uid, uid);
+  return d;
+}
+
+/** The rotated trace files in `dir`: each private, owned by `uid`, named for the series; their resets, summed by report. */
+function recordedResets(dir: string, uid: number): number {
+  const files = readdirSync(dir);
+  expect(files.length).toBeGreaterThan(0);
+  for (const f of files) {
+    expect(f).toMatch(/^rstrace-\d{8}T\d{6}Z-\d{6}\.trace$/);
+    const st = statSync(join(dir, f));
+    expect(st.mode & 0o777).toBe(0o600);
+    expect(st.uid).toBe(uid);
+  }
+  const r = spawnSync(join(ROOT, 'bin/rstrace'), ['report', dir, '--json'], { encoding: 'utf8', timeout: 60_000 });
+  expect(r.stderr).toBe('');
+  return (JSON.parse(r.stdout) as { total: number }).total;
+}
 
 /** `Key=value` lines of a unit's [Service] section, in order (keys may repeat). */
 function serviceSection(text: string): [string, string][] {
@@ -111,8 +138,18 @@ describe('systemd unit deploy/rstrace.service', () => {
     expect(value(service, 'ExecStart')).toMatch(/^\/opt\/rstrace\/bin\/rstrace metrics /);
   });
 
+  it('records rotated trace files, bounded in size and number, in its state directory', () => {
+    const exec = value(service, 'ExecStart')!;
+    expect(exec).toContain(` -o ${STATE_DIR}/rstrace.trace `);
+    expect(exec).toMatch(/ --rotate-size \d+M /);
+    expect(exec).toMatch(/ --rotate-keep \d+/);
+    expect(`/var/lib/${value(service, 'StateDirectory')}`).toBe(STATE_DIR);
+    expect(value(service, 'StateDirectoryMode')).toBe('0700');
+  });
+
   it("its ExecStart, run as nobody with only the unit's ambient capabilities, counts real resets", async () => {
-    const exec = value(service, 'ExecStart')!.replaceAll('/opt/rstrace', ROOT).split(/\s+/);
+    const state = stateDir(NOBODY);
+    const exec = value(service, 'ExecStart')!.replaceAll('/opt/rstrace', ROOT).replaceAll(STATE_DIR, state).split(/\s+/);
     // the unit's loopback address, on a port of the kernel's choosing so that tests never collide
     const listen = exec.indexOf('--listen');
     expect(listen).toBeGreaterThan(0);
@@ -124,6 +161,7 @@ describe('systemd unit deploy/rstrace.service', () => {
     expect(r.output).not.toMatch(/permission denied|operation not permitted/i);
     expect(r.counted).toBe(3);
     expect(r.exit).toBe(0);
+    expect(recordedResets(state, NOBODY)).toBe(6); // each refused connect: the RST sent and the RST received
   });
 });
 
@@ -138,7 +176,7 @@ describe('Kubernetes DaemonSet deploy/rstrace-daemonset.yaml', () => {
   }
   interface Manifest {
     kind: string;
-    spec: { template: { spec: { hostPID: boolean; hostNetwork: boolean; containers: Container[]; volumes: { name: string; hostPath: { path: string } }[] } } };
+    spec: { template: { spec: { hostPID: boolean; hostNetwork: boolean; containers: Container[]; volumes: { name: string; hostPath: { path: string; type?: string } }[] } } };
   }
   const doc = parse(readFileSync(DAEMONSET, 'utf8')) as Manifest;
   const pod = doc.spec.template.spec;
@@ -168,6 +206,16 @@ describe('Kubernetes DaemonSet deploy/rstrace-daemonset.yaml', () => {
     expect(c.env.find((e) => e.name === 'NODE_IP')?.valueFrom?.fieldRef?.fieldPath).toBe('status.hostIP');
   });
 
+  it('records rotated trace files in a hostPath directory of the node', () => {
+    const args = c.args.join(' ');
+    expect(args).toContain(`-o ${STATE_DIR}/rstrace.trace`);
+    expect(args).toMatch(/--rotate-size \d+M/);
+    expect(args).toMatch(/--rotate-keep \d+/);
+    const mount = c.volumeMounts.find((m) => m.mountPath === STATE_DIR);
+    expect(mount?.readOnly).toBeFalsy();
+    expect(pod.volumes.find((v) => v.name === mount!.name)?.hostPath).toEqual({ path: STATE_DIR, type: 'DirectoryOrCreate' });
+  });
+
   it('has memory limits above the 120 MB storm target', () => {
     const mib = (q: string): number => {
       const m = /^(\d+)(Mi|Gi)$/.exec(q);
@@ -180,9 +228,11 @@ describe('Kubernetes DaemonSet deploy/rstrace-daemonset.yaml', () => {
   });
 
   it('its arguments start a working rstrace metrics (NODE_IP = 127.0.0.1, port of the kernel\'s choosing)', async () => {
-    const args = c.args.map((a) => (a === '$(NODE_IP):9477' ? '127.0.0.1:0' : a));
+    const state = stateDir(0);
+    const args = c.args.map((a) => (a === '$(NODE_IP):9477' ? '127.0.0.1:0' : a.replace(STATE_DIR, state)));
     const r = await metricsCountResets([join(ROOT, 'bin/rstrace'), ...args], 2);
     expect(r.counted).toBe(2);
     expect(r.exit).toBe(0);
+    expect(recordedResets(state, 0)).toBe(4);
   });
 });
