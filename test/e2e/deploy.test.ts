@@ -236,3 +236,45 @@ describe('Kubernetes DaemonSet deploy/rstrace-daemonset.yaml', () => {
     expect(recordedResets(state, 0)).toBe(4);
   });
 });
+
+describe('Prometheus rules deploy/rstrace-rules.yml', () => {
+  const RULES = join(ROOT, 'deploy/rstrace-rules.yml');
+
+  it('pass promtool check rules', () => {
+    const r = spawnSync('promtool', ['check', 'rules', RULES], { encoding: 'utf8' });
+    expect(r.error).toBeUndefined();
+    expect(r.stdout).toContain('SUCCESS: 4 rules found');
+    expect(r.status).toBe(0);
+  });
+
+  it('fire the lost-events alert when a host loses records, and not before; sum resets per cause across hosts', () => {
+    const test = join(tmp, 'rules.test.yml');
+    writeFileSync(test, [
+      `rule_files: ['${RULES}']`,
+      'evaluation_interval: 1m',
+      'tests:',
+      '  - interval: 1m',
+      '    input_series:',
+      "      - { series: 'rstrace_lost_events_total{job=\"rstrace\",instance=\"a:9477\"}', values: '0 0 0 0 0 0 0 0 0 0 40 40 40 40 40 40 40 40 40 40 40' }",
+      "      - { series: 'rstrace_lost_events_total{job=\"rstrace\",instance=\"b:9477\"}', values: '0x20' }",
+      "      - { series: 'rstrace_resets_total{job=\"rstrace\",instance=\"a:9477\",kind=\"sent\",code=\"11\",code_key=\"syn-unknown-port\",comm=\"kernel\",container=\"\"}', values: '0+60x20' }",
+      "      - { series: 'rstrace_resets_total{job=\"rstrace\",instance=\"b:9477\",kind=\"sent\",code=\"11\",code_key=\"syn-unknown-port\",comm=\"kernel\",container=\"\"}', values: '0+120x20' }",
+      '    alert_rule_test:',
+      '      - { eval_time: 9m, alertname: RstraceLostEvents, exp_alerts: [] }',
+      '      - eval_time: 12m',
+      '        alertname: RstraceLostEvents',
+      '        exp_alerts:',
+      "          - exp_labels: { severity: warning, job: rstrace, instance: 'a:9477' }",
+      '            exp_annotations:',
+      "              summary: 'rstrace on a:9477 lost 40 reset records in 5 minutes'",
+      "              description: \"A reset storm outran the agent: rstrace_resets_total and the trace files are incomplete for this host. See the agent's log and 'rstrace report /var/lib/rstrace'.\"",
+      '      - { eval_time: 20m, alertname: RstraceLostEvents, exp_alerts: [] }',
+      '    promql_expr_test:',
+      "      - { expr: 'code_key:rstrace_resets:rate5m', eval_time: 10m, exp_samples: [{ labels: 'code_key:rstrace_resets:rate5m{code_key=\"syn-unknown-port\"}', value: 3 }] }",
+      '',
+    ].join('\n'));
+    const r = spawnSync('promtool', ['test', 'rules', test], { encoding: 'utf8' });
+    expect(r.stdout + r.stderr).toContain('SUCCESS');
+    expect(r.status).toBe(0);
+  });
+});
