@@ -8,6 +8,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResetEvent } from '../event.js';
 import { RstraceError } from '../errors.js';
+import { sumChecks } from '../completeness/summary.js';
 import { describeDamage, type TraceDamage, type TraceTrailer } from './format.js';
 import { TraceReader } from './reader.js';
 
@@ -116,7 +117,10 @@ export class TraceSeries {
   get trailer(): TraceTrailer | null {
     if (this.trailers.length === 0 || this.trailers.some((t) => t === null)) return null;
     const ts = this.trailers as TraceTrailer[];
+    if (ts.length === 1) return ts[0];
+    const checks = ts.flatMap((t) => (t.kernel ? [t.kernel] : []));
     return {
+      kernel: checks.length ? sumChecks(checks) : null,
       delivered: ts.reduce((n, t) => n + t.delivered, 0), lost: ts.reduce((n, t) => n + t.lost, 0),
       filtered: ts.reduce((n, t) => n + t.filtered, 0), endTime: ts[ts.length - 1].endTime,
     };

@@ -20,6 +20,7 @@ import { readdirSync, unlinkSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { FLAG, KIND, OFFSETS, RECORD_SIZE } from '../decode.js';
 import type { OwnerLookup, ProcOwner } from '../enrich/proc.js';
+import type { NetnsCheck } from '../completeness/check.js';
 import type { TraceCounters } from '../event.js';
 import { RstraceError } from '../errors.js';
 import { TCP_STATE } from '../kernel/names.js';
@@ -40,7 +41,8 @@ export interface TraceOutput {
   readonly owners: OwnerLookup;
   writeBatch(batch: Uint8Array, records: number): void;
   startAutoFlush(ms?: number, onError?: (err: RstraceError) => void): void;
-  close(counters: TraceCounters): void;
+  /** `kernel`: the completeness check of the whole trace, for the (last) trailer */
+  close(counters: TraceCounters, kernel?: readonly NetnsCheck[] | null): void;
 }
 
 const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, K: 1 << 10, M: 1 << 20, G: 1 << 30 };
@@ -190,11 +192,12 @@ export class RotatingTraceWriter implements TraceOutput {
     this.timer.unref();
   }
 
-  close(counters: TraceCounters): void {
+  /** The completeness check covers the whole trace: it goes in the last file's trailer only, so that sums over the series count it once. */
+  close(counters: TraceCounters, kernel: readonly NetnsCheck[] | null = null): void {
     if (this.timer) { clearInterval(this.timer); this.timer = null; }
     if (this.closed) return;
     this.closed = true;
-    this.current.close(this.fileCounters(counters));
+    this.current.close(this.fileCounters(counters), kernel);
     if (this.pendingError) { const e = this.pendingError; this.pendingError = null; throw e; }
   }
 
