@@ -68,7 +68,7 @@ describe('usage and input errors: one line, exit 2', () => {
   it('a missing value or argument, a bad format', () => {
     expectUsageError(['trace', '-o'], /^rstrace: --output: no value given: give --output <file>/);
     expectUsageError(['report'], /^rstrace: missing required argument 'file': see 'rstrace report --help'$/);
-    expectUsageError(['export', 'x', '--format', 'xml'], /^rstrace: --format: unknown format 'xml': give one of jsonl, csv$/);
+    expectUsageError(['export', 'x', '--format', 'xml'], /^rstrace: --format: unknown format 'xml': give one of jsonl, csv, parquet$/);
   });
 });
 
