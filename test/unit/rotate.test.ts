@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WallClock } from '../../src/enrich/clock.js';
 import type { ResetEvent, TraceCounters } from '../../src/event.js';
 import { RstraceError } from '../../src/errors.js';
@@ -195,6 +195,35 @@ describe('rotating trace writer', () => {
     expect(trailers.reduce((n, t) => n + t.filtered, 0)).toBe(b);
     expect(trailers.reduce((n, t) => n + t.delivered, 0)).toBe(100_000);
     expect(reportFiles([dir]).report.lost).toBe(5 * b);
+  });
+
+  it('starts a new file every --rotate-every, on the flush timer, also when no reset comes', () => {
+    vi.useFakeTimers({ now: new Date('2026-12-02T01:00:00Z'), toFake: ['setInterval', 'clearInterval', 'Date'] });
+    try {
+      const dir = freshDir();
+      const totals = { delivered: 0, lost: 0, filtered: 0 };
+      const writer = new RotatingTraceWriter(join(dir, 't.trace'), headerInput({ filter: null, limit: null, startTime: new Date().toISOString() }),
+        new FakeProc(), { everyMs: 60_000 }, () => totals);
+      writer.startAutoFlush(1000);
+      const [b] = [...stormBatches(100, 100)];
+      writer.writeBatch(b.bytes, b.records);
+      vi.advanceTimersByTime(59_000);
+      expect(writer.files).toHaveLength(1);
+      vi.advanceTimersByTime(1_000);
+      expect(writer.files).toHaveLength(2);
+      vi.advanceTimersByTime(120_000); // idle: still one file a minute
+      expect(writer.files).toHaveLength(4);
+      writer.close(totals);
+      expect(writer.files.map((f) => f.slice(dir.length + 1))).toEqual([
+        't-20261202T010000Z-000001.trace', 't-20261202T010100Z-000002.trace', 't-20261202T010200Z-000003.trace', 't-20261202T010300Z-000004.trace',
+      ]);
+      expect(writer.files.map((f) => readTraceFile(f).events.length)).toEqual([100, 0, 0, 0]);
+      expect(writer.files.map((f) => readTraceFile(f).header.startTime)).toEqual([
+        '2026-12-02T01:00:00.000Z', '2026-12-02T01:01:00.000Z', '2026-12-02T01:02:00.000Z', '2026-12-02T01:03:00.000Z',
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('refuses --rotate-keep 0', () => {
