@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { WallClock } from '../../src/enrich/clock.js';
 import type { ResetEvent, TraceCounters } from '../../src/event.js';
 import { RstraceError } from '../../src/errors.js';
@@ -17,6 +17,7 @@ import { stormBatches, variedBatches, type Batch } from '../helpers/records.js';
 import { BOOT_TO_WALL, FakeProc, headerInput, REASONS, writeBatches } from '../helpers/tracefile.js';
 
 const root = mkdtempSync(join(tmpdir(), 'rsth6-rotate-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 let dirs = 0;
 const freshDir = (): string => {
   const d = join(root, String(dirs++));
