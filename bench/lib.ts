@@ -563,36 +563,37 @@ export const RESULTS = join(REPO, 'bench/RESULTS.md');
 export const SOAK_HEADING = '## Soak';
 export const TRACEFILE_HEADING = '## Trace file, offline (bench/tracefile-bench.ts)';
 
-/** A hand-written section (figures from bench/pipeline-bench.ts) that neither `make bench` nor `make soak` owns. */
-export const USER_SPACE_HEADING = '## User-space per-event cost';
+interface Section { heading: string; text: string }
 
-/** Cuts the section headed `heading` (up to the next `## `) out of `text`: [text without it, the section]. */
-function cutSection(text: string, heading: string): [string, string] {
-  const at = text.indexOf(`\n${heading}\n`);
-  if (at < 0) return [text, ''];
-  const next = text.indexOf('\n## ', at + heading.length + 2);
-  const end = next < 0 ? text.length : next;
-  return [text.slice(0, at) + text.slice(end), text.slice(at + 1, end).replace(/\n*$/, '\n')];
+/** `text` as its `## ` sections in order; the lines before the first heading are the section headed ''. */
+function sections(text: string): Section[] {
+  const out: Section[] = [];
+  for (const chunk of ('\n' + text).split(/\n(?=## )/)) {
+    const body = chunk.replace(/^\n/, '');
+    if (!body.trim()) continue;
+    const firstLine = body.split('\n', 1)[0];
+    out.push({ heading: firstLine.startsWith('## ') ? firstLine : '', text: body.replace(/\n*$/, '\n') });
+  }
+  return out;
 }
 
 /**
- * Writes bench/RESULTS.md from the storm benchmark's part, the soak's part
- * and the offline trace-file benchmark's part (bench/tracefile-bench.ts
- * --write); a part not given is kept from the file as it is, so that
- * `make bench`, `make soak` and the trace-file benchmark do not erase each
- * other. The hand-written user-space section is always kept.
+ * Writes bench/RESULTS.md from the parts given (the storm benchmark's, the
+ * soak's, the offline trace-file benchmark's). Each part replaces, section
+ * by section, the sections of the same heading where they stand; a new one
+ * goes after the last one replaced. Every other section (hand-written ones
+ * such as the user-space, JSON lines and Parquet figures, and the parts not
+ * run this time) is kept as it is, so no benchmark erases another's figures.
  */
 export function writeResults(parts: { bench?: string; soak?: string; tracefile?: string }): void {
-  // A leading newline lets a section at the very top of the file be found too.
-  const [withoutUser, userSpace] = cutSection('\n' + (existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : ''), USER_SPACE_HEADING);
-  const [withoutKept, oldTracefile] = cutSection(withoutUser.startsWith('\n') ? withoutUser : '\n' + withoutUser, TRACEFILE_HEADING);
-  const old = withoutKept.startsWith('\n') ? withoutKept : '\n' + withoutKept;
-  const at = old.indexOf(`\n${SOAK_HEADING}\n`);
-  const oldBench = (at >= 0 ? old.slice(0, at + 1) : old).slice(1);
-  const oldSoak = at >= 0 ? old.slice(at + 1) : '';
-  const bench = (parts.bench ?? oldBench).replace(/\n*$/, '\n');
-  const soak = (parts.soak ?? oldSoak).replace(/\n*$/, '\n');
-  const tracefile = (parts.tracefile ?? oldTracefile).replace(/\n*$/, '\n');
-  const body = soak.trim() ? `${bench.trim() ? bench + '\n' : ''}${soak}` : bench;
-  writeFileSync(RESULTS, [body, userSpace, tracefile].filter((t) => t.trim()).join('\n'));
+  const result = sections(existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '');
+  for (const part of [parts.bench, parts.soak, parts.tracefile]) {
+    if (part === undefined) continue;
+    let after = -1;
+    for (const sec of sections(part)) {
+      const at = result.findIndex((old) => old.heading === sec.heading);
+      if (at >= 0) { result[at] = sec; after = at; } else { result.splice(after < 0 ? result.length : after + 1, 0, sec); after = after < 0 ? result.length - 1 : after + 1; }
+    }
+  }
+  writeFileSync(RESULTS, result.map((sec) => sec.text).join('\n'));
 }
