@@ -4,13 +4,13 @@
  * src/commands/options.ts; a bad value is a usage error naming the option),
  * then matching events cheaply.
  */
-import { statfsSync, statSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { posix } from 'node:path';
 import { KINDS, type Kind, type ResetEvent } from './event.js';
 import { parseCode } from './codes.js';
 import { RstraceError } from './errors.js';
 import { formatIsoMs, isoToMs } from './enrich/clock.js';
 import { mountsOfType, readMountinfo } from './kernel/mounts.js';
+import { cgroupUnder, unitMatches, unitOf as unitOfPath } from './enrich/container.js';
 
 export interface EventFilter {
   /** owning process id */
@@ -19,7 +19,14 @@ export interface EventFilter {
   /** local or remote port */
   ports?: number[];
   netns?: number[];
+  /** cgroup ids (exact; in the kernel when it is the only one) */
   cgroups?: number[];
+  /** cgroup v2 paths below the root: the cgroup or any below it */
+  cgroupPaths?: string[];
+  /** container id prefixes */
+  containers?: string[];
+  /** systemd units (NAME also matches NAME.service, NAME.scope) */
+  units?: string[];
   codes?: number[];
   kinds?: Kind[];
   /** ms since the epoch, inclusive */
@@ -28,7 +35,6 @@ export interface EventFilter {
   until?: number;
 }
 
-const CGROUP2_SUPER_MAGIC = 0x63677270;
 const MAX_U32 = 0xffffffff;
 
 /**
@@ -41,7 +47,17 @@ export const FILTER_VALUE = {
   comm: (v: string): string => v,
   port: (v: string): number => integer('--port', v, 0, 65535, 'a port number 0-65535, e.g. --port 443,8080'),
   netns: (v: string): number => integer('--netns', v, 1, MAX_U32, 'a network namespace inode, as `stat -Lc %i /proc/PID/ns/net` prints it'),
-  cgroup: (v: string): number => resolveCgroupId(v),
+  cgroup: (v: string): number | string => parseCgroup(v),
+  container: (v: string): string => {
+    // `docker://ID` and `containerd://ID` as Kubernetes' containerID prints them
+    const id = v.trim().replace(/^[a-z-]+:\/\//, '').toLowerCase();
+    if (!/^[0-9a-f]{1,64}$/.test(id)) throw optionError('--container', v, 'a container id or its first hex digits, e.g. --container 3f2a9c');
+    return id;
+  },
+  unit: (v: string): string => {
+    if (v.includes('/')) throw optionError('--unit', v, 'a systemd unit name, e.g. --unit nginx.service or --unit nginx');
+    return v;
+  },
   code: (v: string): number => {
     const c = parseCode(v);
     if (!c) throw optionError('--code', v, 'a reset code number or key; `rstrace codes` lists them');
@@ -75,7 +91,11 @@ export function matchesFilter(e: ResetEvent, f: EventFilter): boolean {
   if (f.comms !== undefined && (e.comm === null || !f.comms.includes(e.comm))) return false;
   if (f.ports !== undefined && !f.ports.includes(e.lport) && !f.ports.includes(e.rport)) return false;
   if (f.netns !== undefined && (e.netns === null || !f.netns.includes(e.netns))) return false;
-  if (f.cgroups !== undefined && (e.cgroupId === null || !f.cgroups.includes(e.cgroupId))) return false;
+  // one --cgroup list: ids and paths alike, any of them
+  if ((f.cgroups !== undefined || f.cgroupPaths !== undefined)
+    && !(e.cgroupId !== null && f.cgroups?.includes(e.cgroupId)) && !f.cgroupPaths?.some((p) => cgroupUnder(e.cgroup, p))) return false;
+  if (f.containers !== undefined && (e.container === null || !f.containers.some((c) => (e.container as string).startsWith(c)))) return false;
+  if (f.units !== undefined && !f.units.some((u) => unitMatches(unitOfEvent(e), u))) return false;
   if (f.codes !== undefined && !f.codes.includes(e.code)) return false;
   if (f.kinds !== undefined && !f.kinds.includes(e.kind)) return false;
   if (f.since !== undefined || f.until !== undefined) {
@@ -91,44 +111,40 @@ export function matchesFilter(e: ResetEvent, f: EventFilter): boolean {
 export const eventTimeMs = isoToMs;
 
 /**
- * A cgroup v2 id from a number, or from a cgroup directory: an absolute path
- * on a cgroup2 mount (/sys/fs/cgroup/system.slice/nginx.service), or a path
- * relative to the cgroup2 mount, as /proc/PID/cgroup prints it
- * (/system.slice/nginx.service). The id is the directory's inode number.
+ * `--cgroup`: a number is a cgroup id (the inode of its cgroup2 directory),
+ * matched exactly; anything else is a cgroup v2 path, as /proc/PID/cgroup
+ * prints it (/system.slice/nginx.service) or under a cgroup2 mount
+ * (/sys/fs/cgroup/system.slice), that matches itself and everything below.
+ * Nothing is looked up: a trace file read elsewhere names other hosts' cgroups.
  */
-export function resolveCgroupId(pathOrId: string): number {
+export function parseCgroup(pathOrId: string): number | string {
   const text = pathOrId.trim();
   if (/^\d+$/.test(text)) {
     const id = Number(text);
     if (!Number.isSafeInteger(id) || id === 0) throw optionError('--cgroup', text, 'a cgroup id (the inode of its cgroup2 directory) or a cgroup path');
     return id;
   }
-  if (text === '') throw optionError('--cgroup', text, 'a cgroup v2 path or id');
-  const mounts = cgroup2Mounts();
-  const candidates = isAbsolute(text) ? [text, ...mounts.map((m) => join(m, text))] : mounts.map((m) => join(m, text));
-  for (const dir of candidates) {
-    const id = cgroupDirId(dir);
-    if (id !== null) return id;
+  const expected = 'a cgroup v2 path as /proc/PID/cgroup shows it (e.g. /system.slice/nginx.service) or a numeric cgroup id';
+  if (text === '' || text.includes('\0') || text.split('/').includes('..')) throw optionError('--cgroup', text, expected);
+  let path = posix.normalize(text.startsWith('/') ? text : `/${text}`);
+  for (const m of cgroup2Mounts()) {
+    if (path === m || path.startsWith(`${m}/`)) { path = path.slice(m.length) || '/'; break; }
   }
-  const where = mounts.length ? `looked under ${mounts.join(', ')}` : 'no cgroup2 file system is mounted';
-  throw new RstraceError(`--cgroup: no cgroup v2 directory ${text} (${where})`,
-    'give a path as /proc/PID/cgroup shows it (e.g. /system.slice/nginx.service) or a numeric cgroup id', 2);
+  return path.length > 1 ? path.replace(/\/+$/, '') : path;
 }
 
-function cgroupDirId(dir: string): number | null {
-  try {
-    const st = statSync(dir, { bigint: true });
-    if (!st.isDirectory() || statfsSync(dir).type !== CGROUP2_SUPER_MAGIC) return null;
-    return st.ino <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(st.ino) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Mount points of cgroup2 file systems; the usual places when /proc is not readable. */
+/** Mount points of cgroup2 file systems, deepest first, and the usual places. */
 function cgroup2Mounts(): string[] {
   const found = mountsOfType(readMountinfo(), 'cgroup2');
-  return found.length ? found : ['/sys/fs/cgroup', '/sys/fs/cgroup/unified'];
+  return [...new Set([...found, '/sys/fs/cgroup/unified', '/sys/fs/cgroup'])].sort((a, b) => b.length - a.length);
+}
+
+/** The event's unit, from its cgroup path (the last .service/.scope component); one memo for a run of events. */
+let unitPath: string | null = null;
+let unitName: string | null = null;
+function unitOfEvent(e: ResetEvent): string | null {
+  if (e.cgroup !== unitPath) { unitPath = e.cgroup; unitName = unitOfPath(e.cgroup); }
+  return unitName;
 }
 
 /** `--since`/`--until`: ISO time ("2026-11-26T07:00:00Z", "2026-11-26 07:00"), relative ("10m" = 10 minutes ago), or "now". */

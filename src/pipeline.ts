@@ -13,7 +13,9 @@
 import { classifyInto, emptyVerdict, type Verdict } from './classify.js';
 import { AF_INET6, FLAG, KIND, RECORD_SIZE, decodeInto, emptyRecord, type RawRecord } from './decode.js';
 import { attributeInto, emptyOwner } from './enrich/attribution.js';
+import type { CgroupLookup, CgroupName } from './enrich/cgroup.js';
 import type { WallClock } from './enrich/clock.js';
+import { ownerGroupOf, type OwnerGroup } from './enrich/container.js';
 import type { OwnerLookup } from './enrich/proc.js';
 import { stateBeforeReset, unreadBytes, unsentBytes } from './enrich/socket.js';
 import { codeInfo } from './codes.js';
@@ -27,13 +29,15 @@ export interface PipelineDeps {
   /** sockets older than the trace: inode -> owner */
   proc: OwnerLookup;
   reasons: ReasonNames;
+  /** cgroup id -> path, container, unit (none: events carry null) */
+  cgroups?: CgroupLookup;
   /** user-space filter; events it rejects are counted as filtered */
   keep?: (e: ResetEvent) => boolean;
 }
 
-/** A sink that only counts resets, by small integers: the record's KIND, the code, the owner's name. */
+/** A sink that only counts resets, by small integers: the record's KIND, the code, the owner's name and group (container or unit). */
 export interface ResetCounter {
-  count(kind: number, code: number, comm: string | null): void;
+  count(kind: number, code: number, comm: string | null, group: OwnerGroup | null): void;
 }
 
 export function emptyEvent(): ResetEvent {
@@ -54,6 +58,9 @@ export class Pipeline {
   private readonly owner = emptyOwner();
   private readonly event = emptyEvent();
   private reason: string | null = null;
+  /** a storm repeats one owner cgroup: its name without a lookup */
+  private lastCgroupId = 0;
+  private lastCgroup: CgroupName | null = null;
 
   constructor(private readonly deps: PipelineDeps) {}
 
@@ -73,7 +80,7 @@ export class Pipeline {
    * per event, without building events. Returns how many were counted.
    */
   countBatch(batch: Uint8Array, records: number, counter: ResetCounter): number {
-    const countEvent = (e: ResetEvent): void => counter.count(KIND_NUMBER[e.kind], e.code, e.comm);
+    const countEvent = (e: ResetEvent): void => counter.count(KIND_NUMBER[e.kind], e.code, e.comm, ownerGroupOf(e.cgroup));
     // The user-space filter judges whole events.
     if (this.deps.keep) return this.eachEvent(batch, records, countEvent);
     const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
@@ -81,7 +88,8 @@ export class Pipeline {
     const at = (i: number): RawRecord => decodeInto(this.scratch, batch, dv, i * RECORD_SIZE);
     let counted = 0;
     this.walk(n, at, (e) => { countEvent(e); counted++; }, (r, v) => {
-      counter.count(r.kind, v.phrase.code, attributeInto(this.owner, r, v.actor, this.deps.proc).comm);
+      const owner = attributeInto(this.owner, r, v.actor, this.deps.proc);
+      counter.count(r.kind, v.phrase.code, owner.comm, this.cgroupOf(owner.cgroupId, owner.pid)?.group ?? null);
       counted++;
     });
     return counted;
@@ -186,10 +194,20 @@ export class Pipeline {
     e.actorComm = owner.actorComm;
     e.probes = code === 17 ? r.probes : null;
     e.explanation = v.phrase.text(r);
-    e.cgroup = null;
-    e.container = null;
+    const cg = this.cgroupOf(owner.cgroupId, owner.pid);
+    e.cgroup = cg === null ? null : cg.path;
+    e.container = cg === null ? null : cg.container;
     e.signals = null;
     return e;
+  }
+
+  private cgroupOf(id: number | null, pid: number | null): CgroupName | null {
+    if (id === null || !this.deps.cgroups) return null;
+    if (id === this.lastCgroupId) return this.lastCgroup;
+    const name = this.deps.cgroups.nameOf(id, pid);
+    // only names are remembered: a miss may be answered later (a rescan)
+    if (name !== null) { this.lastCgroupId = id; this.lastCgroup = name; }
+    return name;
   }
 }
 

@@ -8,6 +8,7 @@ import { addon, type KernelCounters, type NativeError, type NativeTracer, type T
 import { rstReasonNames } from './kernel/names.js';
 import { isoNow, WallClock } from './enrich/clock.js';
 import { ProcIndex } from './enrich/proc.js';
+import { CgroupIndex } from './enrich/cgroup.js';
 import { BatchQueue, FlowGate } from './batch-queue.js';
 import { Pipeline, type ResetCounter } from './pipeline.js';
 import { RstraceError } from './errors.js';
@@ -125,6 +126,8 @@ function openTracer(opts: TracerOptions): NativeTracer {
 export async function runTrace(o: TraceOptions): Promise<number> {
   const proc = new ProcIndex();
   proc.scan(); // before the hooks: sockets older than the trace are attributed from /proc
+  const cgroups = new CgroupIndex();
+  cgroups.scan(); // before the hooks: cgroups removed during the trace keep their names
   const clock = new WallClock(addon().clockOffsetNs());
   const startedAt = isoNow();
   const skipPrograms = optionalProgramsMissing();
@@ -166,7 +169,7 @@ export async function runTrace(o: TraceOptions): Promise<number> {
         host: hostname(), kernel: release(), bootToWallNs: clock.bootToWallNs.toString(), startTime: startedAt,
         options: o.recorded, names: { sk_rst_reason: [...reasons] },
         filter: filtering ? o.filter : null, limit: o.count ?? null,
-      }, proc, o.rotation, () => counters(tracer.counters()));
+      }, proc, o.rotation, () => counters(tracer.counters()), cgroups);
     } catch (err) {
       await tracer.close();
       throw err;
@@ -175,7 +178,7 @@ export async function runTrace(o: TraceOptions): Promise<number> {
   }
 
   const pipeline = new Pipeline({
-    clock, proc: file ? file.owners : proc, reasons,
+    clock, proc: file ? file.owners : proc, cgroups: file ? file.cgroups : cgroups, reasons,
     keep: filtering ? (e) => matchesFilter(e, o.filter) : undefined,
   });
   // -o alone: nothing needs events live, so the pipeline does not run per record.

@@ -80,8 +80,8 @@ export function recordable(opts: object): Record<string, OptionValue> {
 }
 
 /** Binds the metrics endpoint and says where; before anything is attached, so a busy port fails first. */
-export async function serveMetrics(listen: string, maxComms: number): Promise<MetricsSink> {
-  const sink = new MetricsSink({ maxComms });
+export async function serveMetrics(listen: string, maxComms: number, maxContainers?: number): Promise<MetricsSink> {
+  const sink = new MetricsSink({ maxComms, maxContainers });
   const bound = await sink.listen(listen);
   process.stderr.write(`rstrace: serving metrics on http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}/metrics\n`);
   return sink;

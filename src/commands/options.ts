@@ -92,7 +92,9 @@ export const FILTER_HELP = {
   comm: 'only resets owned by processes with these command names',
   port: 'only resets with this local or remote port (comma-separated)',
   netns: 'only resets in these network namespaces (inode, as in /proc/PID/ns/net or `ip netns identify`)',
-  cgroup: 'only resets owned by this cgroup (v2 path or id)',
+  cgroup: 'only resets owned by these cgroups: a v2 path as /proc/PID/cgroup shows it matches that cgroup and every one below it (user space); a numeric id matches exactly that cgroup (in the kernel when it is the only filter value)',
+  container: 'only resets owned by these containers: an id or its first hex digits (docker, containerd/CRI, CRI-O, podman; user space)',
+  unit: 'only resets owned by these systemd units: the last .service/.scope of the cgroup path; nginx also matches nginx.service (user space)',
   code: 'only these reset codes (numbers or keys, e.g. 11,closed-with-data)',
   kind: `only these kinds: ${KINDS.join(', ')}`,
 } as const;
@@ -103,7 +105,9 @@ export interface FilterOptions {
   comm?: string[];
   port?: number[];
   netns?: number[];
-  cgroup?: number[];
+  cgroup?: (number | string)[];
+  container?: string[];
+  unit?: string[];
   code?: number[];
   kind?: Kind[];
   since?: number;
@@ -117,7 +121,9 @@ export function addFilterOptions(cmd: Command, { time = false } = {}): Command {
     .option('--comm <names>', FILTER_HELP.comm, listParser(FILTER_VALUE.comm))
     .option('--port <ports>', FILTER_HELP.port, listParser(FILTER_VALUE.port))
     .option('--netns <inodes>', FILTER_HELP.netns, listParser(FILTER_VALUE.netns))
-    .option('--cgroup <pathOrId>', FILTER_HELP.cgroup, listParser(FILTER_VALUE.cgroup))
+    .option('--cgroup <pathsOrIds>', FILTER_HELP.cgroup, listParser(FILTER_VALUE.cgroup))
+    .option('--container <ids>', FILTER_HELP.container, listParser(FILTER_VALUE.container))
+    .option('--unit <names>', FILTER_HELP.unit, listParser(FILTER_VALUE.unit))
     .option('--code <codes>', FILTER_HELP.code, listParser(FILTER_VALUE.code))
     .option('--kind <kinds>', FILTER_HELP.kind, listParser(FILTER_VALUE.kind));
   if (time) {
@@ -139,7 +145,10 @@ export function filterFrom(opts: FilterOptions): EventFilter {
   set('comms', some(opts.comm));
   set('ports', some(opts.port));
   set('netns', some(opts.netns));
-  set('cgroups', some(opts.cgroup));
+  set('cgroups', some(opts.cgroup?.filter((c): c is number => typeof c === 'number')));
+  set('cgroupPaths', some(opts.cgroup?.filter((c): c is string => typeof c === 'string')));
+  set('containers', some(opts.container));
+  set('units', some(opts.unit));
   set('codes', some(opts.code));
   set('kinds', some(opts.kind));
   set('since', opts.since);
@@ -153,7 +162,8 @@ export function filtersFrom(opts: FilterOptions): Pick<TraceOptions, 'filter' | 
   const filter = filterFrom(opts);
   // A filter of exactly one value can be done in the kernel, so filtered resets cost nothing.
   const single = (list: number[] | undefined): number | undefined => (list && list.length === 1 ? list[0] : undefined);
-  const cgroup = single(filter.cgroups);
+  // a cgroup id alone (no path): a path also matches the cgroups below it, which the kernel cannot tell
+  const cgroup = filter.cgroupPaths ? undefined : single(filter.cgroups);
   return {
     filter,
     kernelFilter: {

@@ -1,5 +1,6 @@
 /**
- * The Prometheus sink: resets counted by kind, code and owning process, the
+ * The Prometheus sink: resets counted by kind, code, owning process and its
+ * container or systemd unit, the
  * tracer's own counters, and the process metrics, served over HTTP for a
  * scraper. One rstrace per host; Prometheus aggregates the fleet.
  *
@@ -15,6 +16,7 @@ import { isIP, isIPv4, type AddressInfo } from 'node:net';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { codeInfo } from '../codes.js';
 import { KIND } from '../decode.js';
+import { ownerGroupOf, type OwnerGroup } from '../enrich/container.js';
 import { KINDS, type Kind, type ResetEvent, type TraceCounters } from '../event.js';
 import { KIND_NUMBER } from '../kernel/names.js';
 import type { ResetCounter } from '../pipeline.js';
@@ -27,10 +29,17 @@ export const DEFAULT_MAX_COMMS = 100;
 export const COMM_KERNEL = 'kernel';
 /** comm label of every process name past the --max-comms limit */
 export const COMM_OTHER = 'other';
+export const DEFAULT_MAX_CONTAINERS = 100;
+/** container or unit label of every group past the --max-containers limit */
+export const GROUP_OTHER = 'other';
+const OTHER_CONTAINER: OwnerGroup = { key: 'c:', container: GROUP_OTHER, unit: null };
+const OTHER_UNIT: OwnerGroup = { key: 'u:', container: null, unit: GROUP_OTHER };
 
 export interface MetricsSinkOptions {
   /** distinct process names kept as `comm` label values; further ones count as "other" (default 100) */
   maxComms?: number;
+  /** distinct containers and units (together) kept as `container`/`unit` label values; further ones count as "other" (default 100) */
+  maxContainers?: number;
   /** one line, without newline, for warnings (default: stderr) */
   warn?: (line: string) => void;
   /** prom-client's process and Node.js runtime metrics (default true) */
@@ -44,12 +53,18 @@ export interface ListenAddress {
 
 /** One labelled series of rstrace_resets_total; `pending` is what the next scrape adds. */
 interface Series {
-  readonly labels: { kind: Kind; code: string; code_key: string; comm: string };
+  readonly labels: { kind: Kind; code: string; code_key: string; comm: string; container: string; unit: string };
   pending: number;
 }
 
-/** The series of one comm value, indexed by slotOf(code, kind). */
-type SeriesBySlot = (Series | undefined)[];
+/** The series of one (comm, group) pair: its fixed labels, and the series indexed by slotOf(code, kind). */
+interface SeriesBySlot {
+  readonly labels: { comm: string; container: string; unit: string };
+  readonly slots: (Series | undefined)[];
+}
+
+/** One comm value's series, by owner group key ('' for none). */
+type SeriesByGroup = Map<string, SeriesBySlot>;
 
 
 /** (code, kind) in one small integer: an array index, no key string. Unknown kinds count as sent, as events show them. */
@@ -61,20 +76,26 @@ export class MetricsSink implements ResetCounter {
   readonly registry = new Registry();
   readonly kernelCheck = new KernelCheckMetrics(this.registry);
   private readonly maxComms: number;
+  private readonly maxContainers: number;
   private readonly warn: (line: string) => void;
-  private readonly resets: Counter<'kind' | 'code' | 'code_key' | 'comm'>;
+  private readonly resets: Counter<'kind' | 'code' | 'code_key' | 'comm' | 'container' | 'unit'>;
   private readonly lost: Counter;
   private readonly filtered: Counter;
   private readonly delivered: Counter;
-  /** per owner (null: no owner), the series by slotOf(code, kind) */
-  private readonly seriesByComm = new Map<string | null, SeriesBySlot>();
-  private readonly otherSeries: SeriesBySlot = [];
-  /** a storm repeats one owner: its series, without the Map lookup */
+  /** per owner (null: no owner), its series by group, then by slotOf(code, kind) */
+  private readonly seriesByComm = new Map<string | null, SeriesByGroup>();
+  private readonly otherSeries: SeriesByGroup = new Map();
+  /** a storm repeats one owner: its series, without the Map lookups */
   private lastComm: string | null | undefined = undefined;
-  private lastSeries: SeriesBySlot = [];
+  private lastGroup: OwnerGroup | null | undefined = undefined;
+  private lastByGroup: SeriesByGroup = new Map();
+  private lastSeries: SeriesBySlot = { labels: { comm: '', container: '', unit: '' }, slots: [] };
   /** real process names admitted as label values so far (at most maxComms) */
   private admitted = 0;
   private foldWarned = false;
+  /** container and unit keys admitted as label values (at most maxContainers) */
+  private readonly admittedGroups = new Set<string>();
+  private groupFoldWarned = false;
   /** the tracer's counters as last seen: they only grow, so the metrics get deltas */
   private seen: TraceCounters = { lost: 0, filtered: 0, delivered: 0 };
   private server: Server | null = null;
@@ -85,18 +106,24 @@ export class MetricsSink implements ResetCounter {
       throw new RstraceError(`--max-comms: '${maxComms}' is not valid`, 'give a whole number of 0 or more, e.g. --max-comms 100', 2);
     }
     this.maxComms = maxComms;
+    const maxContainers = opts.maxContainers ?? DEFAULT_MAX_CONTAINERS;
+    if (!Number.isSafeInteger(maxContainers) || maxContainers < 0) {
+      throw new RstraceError(`--max-containers: '${maxContainers}' is not valid`, 'give a whole number of 0 or more, e.g. --max-containers 100', 2);
+    }
+    this.maxContainers = maxContainers;
     this.warn = opts.warn ?? ((line) => process.stderr.write(line + '\n'));
 
     const flushResets = (): void => {
-      for (const bySlot of this.seriesByComm.values()) this.flush(bySlot);
-      this.flush(this.otherSeries);
+      for (const byGroup of this.seriesByComm.values()) for (const bySlot of byGroup.values()) this.flush(bySlot);
+      for (const bySlot of this.otherSeries.values()) this.flush(bySlot);
     };
     this.resets = new Counter({
       name: 'rstrace_resets_total',
       help: 'TCP resets on this host by kind (sent, received, abort), reset code and its key (rstrace codes), '
         + `and owning process name (comm; "${COMM_KERNEL}" when no process owns the socket, `
-        + `"${COMM_OTHER}" past the first ${maxComms} names)`,
-      labelNames: ['kind', 'code', 'code_key', 'comm'] as const,
+        + `"${COMM_OTHER}" past the first ${maxComms} names), and the owner's container id or else its systemd unit `
+        + `(from its cgroup; "" when none, "${GROUP_OTHER}" past the first ${maxContainers} containers and units)`,
+      labelNames: ['kind', 'code', 'code_key', 'comm', 'container', 'unit'] as const,
       registers: [this.registry],
       collect: flushResets,
     });
@@ -122,7 +149,7 @@ export class MetricsSink implements ResetCounter {
   writeBatch(events: readonly ResetEvent[]): void {
     for (let i = 0; i < events.length; i++) {
       const e = events[i];
-      this.count(KIND_NUMBER[e.kind], e.code, e.comm);
+      this.count(KIND_NUMBER[e.kind], e.code, e.comm, ownerGroupOf(e.cgroup));
     }
   }
 
@@ -131,15 +158,20 @@ export class MetricsSink implements ResetCounter {
    * an array index and a number increment; prom-client hears of it when a
    * scrape collects.
    */
-  count(kind: number, code: number, comm: string | null): void {
+  count(kind: number, code: number, comm: string | null, group: OwnerGroup | null = null): void {
     let bySlot = this.lastSeries;
-    if (comm !== this.lastComm) {
-      bySlot = this.seriesByComm.get(comm) ?? this.admit(comm);
-      this.lastComm = comm;
+    if (comm !== this.lastComm || group !== this.lastGroup) {
+      if (comm !== this.lastComm) {
+        this.lastByGroup = this.seriesByComm.get(comm) ?? this.admit(comm);
+        this.lastComm = comm;
+      }
+      const g = this.admitGroup(group);
+      bySlot = this.lastByGroup.get(g === null ? '' : g.key) ?? this.newGroup(this.lastByGroup, g);
+      this.lastGroup = group;
       this.lastSeries = bySlot;
     }
     const slot = slotOf(code, kind);
-    const series = bySlot[slot] ?? this.newSeries(bySlot, slot, code, bySlot === this.otherSeries ? COMM_OTHER : (comm ?? COMM_KERNEL));
+    const series = bySlot.slots[slot] ?? this.newSeries(bySlot, slot, code);
     series.pending++;
   }
 
@@ -213,7 +245,7 @@ export class MetricsSink implements ResetCounter {
   }
 
   /** The series map of a process name seen for the first time: its own, or "other" past the limit. */
-  private admit(comm: string | null): SeriesBySlot {
+  private admit(comm: string | null): SeriesByGroup {
     if (comm !== null && this.admitted >= this.maxComms) {
       if (!this.foldWarned) {
         this.foldWarned = true;
@@ -222,20 +254,42 @@ export class MetricsSink implements ResetCounter {
       return this.otherSeries;
     }
     if (comm !== null) this.admitted++;
-    const bySlot: SeriesBySlot = [];
-    this.seriesByComm.set(comm, bySlot);
+    const byGroup: SeriesByGroup = new Map();
+    this.seriesByComm.set(comm, byGroup);
+    return byGroup;
+  }
+
+  /** A container or unit: itself when admitted (or room is left), else the "other" of its kind. */
+  private admitGroup(group: OwnerGroup | null): OwnerGroup | null {
+    if (group === null || this.admittedGroups.has(group.key)) return group;
+    if (this.admittedGroups.size < this.maxContainers) {
+      this.admittedGroups.add(group.key);
+      return group;
+    }
+    if (!this.groupFoldWarned) {
+      this.groupFoldWarned = true;
+      this.warn(`rstrace: warning: more than ${this.maxContainers} containers and units own resets; further ones are counted as container="${GROUP_OTHER}" or unit="${GROUP_OTHER}" (raise --max-containers to keep more)`);
+    }
+    return group.container !== null ? OTHER_CONTAINER : OTHER_UNIT;
+  }
+
+  /** The slots of one (comm, group) pair; the comm and group labels are fixed here, once. */
+  private newGroup(byGroup: SeriesByGroup, group: OwnerGroup | null): SeriesBySlot {
+    const comm = byGroup === this.otherSeries ? COMM_OTHER : (this.lastComm ?? COMM_KERNEL);
+    const bySlot: SeriesBySlot = { labels: { comm, container: group?.container ?? '', unit: group?.unit ?? '' }, slots: [] };
+    byGroup.set(group === null ? '' : group.key, bySlot);
     return bySlot;
   }
 
-  private newSeries(bySlot: SeriesBySlot, slot: number, code: number, comm: string): Series {
+  private newSeries(bySlot: SeriesBySlot, slot: number, code: number): Series {
     const kind = KINDS[slot & 3];
-    const series: Series = { labels: { kind, code: String(code), code_key: codeInfo(code)?.key ?? 'unknown', comm }, pending: 0 };
-    bySlot[slot] = series;
+    const series: Series = { labels: { kind, code: String(code), code_key: codeInfo(code)?.key ?? 'unknown', ...bySlot.labels }, pending: 0 };
+    bySlot.slots[slot] = series;
     return series;
   }
 
   private flush(bySlot: SeriesBySlot): void {
-    for (const s of bySlot) {
+    for (const s of bySlot.slots) {
       if (s !== undefined && s.pending > 0) {
         this.resets.inc(s.labels, s.pending);
         s.pending = 0;

@@ -6,6 +6,8 @@
  *                            recordSize, layout, names, filter, limit}]
  *   owners   ['o', ino, pid|nil, comm|nil, ...]   /proc answers, before the batch that needs them
  *   forget   ['of']                                the owner table starts over (bounded memory)
+ *   cgroups  ['c', id, path, ...]                  cgroup names, before the batch that needs them
+ *   forget   ['cf']                                the cgroup table starts over
  *   batch    ['b', bin]                            one addon batch, records delta-coded (records.ts)
  *   trailer  ['end', delivered, lost, filtered, endTime, kernel?]  kernel: the completeness check (kernel-check.ts)
  *
@@ -23,11 +25,15 @@ export const TRACE_FORMAT_VERSION = 2;
 
 export const TAG_OWNERS = 'o';
 export const TAG_FORGET_OWNERS = 'of';
+export const TAG_CGROUPS = 'c';
+export const TAG_FORGET_CGROUPS = 'cf';
 export const TAG_BATCH = 'b';
 export const TAG_END = 'end';
 
 /** Owners remembered by both sides before the table starts over. */
 export const MAX_OWNERS = 1 << 16;
+/** cgroup names remembered by both sides before the table starts over. */
+export const MAX_CGROUPS = 1 << 16;
 
 export type OptionValue = string | number | boolean | null | readonly (string | number | boolean)[];
 

@@ -13,6 +13,7 @@ import {
 import { RECORD_SIZE } from '../decode.js';
 
 const FILTER_NUMBERS = ['pids', 'ports', 'netns', 'cgroups', 'codes'] as const;
+const FILTER_STRINGS = ['comms', 'cgroupPaths', 'containers', 'units'] as const;
 
 function damaged(source: string, what: string): RstraceError {
   return new RstraceError(`${source}: damaged header (${what})`, 'the file is not a complete rstrace trace; record it again', 2);
@@ -63,7 +64,9 @@ function readFilter(v: unknown, source: string): EventFilter | null {
     if ((FILTER_NUMBERS as readonly string[]).includes(k)) {
       if (!x.every((n) => Number.isInteger(n))) throw damaged(source, `filter ${k}`);
       f[k as (typeof FILTER_NUMBERS)[number]] = x as number[];
-    } else if (k === 'comms' && x.every((s) => typeof s === 'string')) f.comms = x as string[];
+    } else if (FILTER_STRINGS.includes(k as (typeof FILTER_STRINGS)[number]) && x.every((s) => typeof s === 'string')) {
+      f[k as (typeof FILTER_STRINGS)[number]] = x as string[];
+    }
     else if (k === 'kinds' && x.every((s) => KINDS.includes(s as Kind))) f.kinds = x as Kind[];
     else throw damaged(source, `filter ${k}`);
   }

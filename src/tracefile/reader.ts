@@ -17,11 +17,11 @@ import { RstraceError } from '../errors.js';
 import { isEmptyFilter, matchesFilter } from '../filter.js';
 import { Pipeline } from '../pipeline.js';
 import {
-  MAX_OWNERS, RECORD_WORDS, TAG_BATCH, TAG_END, TAG_FORGET_OWNERS, TAG_OWNERS,
+  MAX_CGROUPS, MAX_OWNERS, RECORD_WORDS, TAG_BATCH, TAG_CGROUPS, TAG_END, TAG_FORGET_CGROUPS, TAG_FORGET_OWNERS, TAG_OWNERS,
   type TraceDamage, type TraceHeader, type TraceTrailer,
 } from './format.js';
 import { readHeader, reasonNames } from './header.js';
-import { FileOwners } from './owners.js';
+import { FileCgroups, FileOwners } from './owners.js';
 import { RecordRefs, decodeRecords } from './records.js';
 import { decodeChecks } from './kernel-check.js';
 
@@ -116,6 +116,7 @@ export class TraceReader {
   private readonly unpackr = new Unpackr({ mapsAsObjects: false, useRecords: false, int64AsType: 'number' });
   private readonly pipeline: Pipeline;
   private readonly owners = new FileOwners();
+  private readonly cgroups = new FileCgroups();
   private readonly refs = new RecordRefs();
   private words = new Uint32Array(8192 * RECORD_WORDS);
   private readonly clockOffSec: number;
@@ -142,7 +143,7 @@ export class TraceReader {
     const clock = new WallClock(BigInt(header.bootToWallNs));
     this.clockOffSec = Number(clock.bootToWallNs / 1_000_000_000n);
     this.pipeline = new Pipeline({
-      clock, proc: this.owners, reasons: reasonNames(header), keep: filter ? (e) => matchesFilter(e, filter) : undefined,
+      clock, proc: this.owners, cgroups: this.cgroups, reasons: reasonNames(header), keep: filter ? (e) => matchesFilter(e, filter) : undefined,
     });
   }
 
@@ -328,6 +329,22 @@ export class TraceReader {
       case TAG_FORGET_OWNERS:
         if (v.length !== 1) break;
         this.owners.forget();
+        return true;
+      case TAG_CGROUPS: {
+        if ((v.length - 1) % 2 !== 0) break;
+        for (let i = 1; i < v.length; i += 2) {
+          const [id, path] = [v[i], v[i + 1]];
+          if (!isCount(id) || id === 0 || typeof path !== 'string' || !path.startsWith('/')) {
+            this.fail('corrupt', offset, 'bad cgroup entry'); return false;
+          }
+          this.cgroups.set(id, path);
+        }
+        if (this.cgroups.size > 2 * MAX_CGROUPS) { this.fail('corrupt', offset, 'cgroup table too large'); return false; }
+        return true;
+      }
+      case TAG_FORGET_CGROUPS:
+        if (v.length !== 1) break;
+        this.cgroups.forget();
         return true;
       case TAG_END: {
         const [, delivered, lost, filtered, endTime, kernelValue] = v;

@@ -20,6 +20,7 @@ import { readdirSync, unlinkSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { FLAG, KIND, OFFSETS, RECORD_SIZE } from '../decode.js';
 import type { OwnerLookup, ProcOwner } from '../enrich/proc.js';
+import { NO_CGROUPS, type CgroupLookup } from '../enrich/cgroup.js';
 import type { NetnsCheck } from '../completeness/check.js';
 import type { TraceCounters } from '../event.js';
 import { RstraceError } from '../errors.js';
@@ -39,6 +40,7 @@ export interface RotationPolicy {
 /** What `trace` writes its records to: one file, or a rotating series. */
 export interface TraceOutput {
   readonly owners: OwnerLookup;
+  readonly cgroups: CgroupLookup;
   writeBatch(batch: Uint8Array, records: number): void;
   startAutoFlush(ms?: number, onError?: (err: RstraceError) => void): void;
   /** `kernel`: the completeness check of the whole trace, for the (last) trailer */
@@ -137,6 +139,7 @@ const MAX_DEFERRED = 64;
  */
 export class RotatingTraceWriter implements TraceOutput {
   readonly owners: OwnerLookup;
+  readonly cgroups: CgroupLookup;
   private readonly names: RotationNames;
   private current: TraceFileWriter;
   private seq: number;
@@ -153,7 +156,8 @@ export class RotatingTraceWriter implements TraceOutput {
   readonly files: string[] = [];
 
   constructor(path: string, private readonly header: TraceHeaderInput, private readonly live: OwnerLookup,
-    private readonly policy: RotationPolicy, private readonly totals: () => TraceCounters) {
+    private readonly policy: RotationPolicy, private readonly totals: () => TraceCounters,
+    private readonly liveCgroups: CgroupLookup = NO_CGROUPS) {
     if (policy.keep !== undefined && policy.keep < 1) throw new RstraceError(`--rotate-keep: '${policy.keep}' is not valid`, 'keep at least 1 file', 2);
     this.names = new RotationNames(path);
     const last = this.names.existing().pop();
@@ -162,6 +166,7 @@ export class RotatingTraceWriter implements TraceOutput {
     this.current = this.openNext(header.startTime);
     // the pipeline asks the current file's recorder, so that live and file attribute alike
     this.owners = { ownerOf: (ino: number): ProcOwner | null => this.current.owners.ownerOf(ino) };
+    this.cgroups = { nameOf: (id: number) => this.current.cgroups.nameOf(id) };
   }
 
   writeBatch(batch: Uint8Array, records: number): void {
@@ -222,7 +227,7 @@ export class RotatingTraceWriter implements TraceOutput {
     for (let tries = 0; w === null; tries++) {
       const path = this.names.name(at, ++this.seq);
       try {
-        w = TraceFileWriter.open(path, { ...this.header, startTime }, this.live, true);
+        w = TraceFileWriter.open(path, { ...this.header, startTime }, this.live, this.liveCgroups, true);
         this.files.push(path);
       } catch (err) {
         if (tries > 100 || !(err instanceof RstraceError && err.message.includes('EEXIST'))) throw err;
@@ -245,9 +250,9 @@ export class RotatingTraceWriter implements TraceOutput {
 
 /** `-o PATH`, with or without rotation. */
 export function openTraceOutput(path: string, header: TraceHeaderInput, live: OwnerLookup,
-  policy: RotationPolicy | undefined, totals: () => TraceCounters): TraceOutput {
+  policy: RotationPolicy | undefined, totals: () => TraceCounters, liveCgroups: CgroupLookup = NO_CGROUPS): TraceOutput {
   if (policy && (policy.sizeBytes !== undefined || policy.everyMs !== undefined)) {
-    return new RotatingTraceWriter(path, header, live, policy, totals);
+    return new RotatingTraceWriter(path, header, live, policy, totals, liveCgroups);
   }
-  return TraceFileWriter.open(path, header, live);
+  return TraceFileWriter.open(path, header, live, liveCgroups);
 }

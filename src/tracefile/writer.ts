@@ -9,13 +9,14 @@ import { closeSync, fchmodSync, openSync, writeSync } from 'node:fs';
 import { Packr } from 'msgpackr';
 import { RECORD_SIZE } from '../decode.js';
 import type { TraceCounters } from '../event.js';
+import { NO_CGROUPS, type CgroupLookup } from '../enrich/cgroup.js';
 import type { OwnerLookup } from '../enrich/proc.js';
 import { RstraceError } from '../errors.js';
 import {
-  TAG_BATCH, TAG_END, TAG_FORGET_OWNERS, TAG_OWNERS, TRACE_FORMAT_VERSION, TRACE_MAGIC, layoutFingerprint,
+  TAG_BATCH, TAG_CGROUPS, TAG_END, TAG_FORGET_CGROUPS, TAG_FORGET_OWNERS, TAG_OWNERS, TRACE_FORMAT_VERSION, TRACE_MAGIC, layoutFingerprint,
   type OptionValue, type TraceHeaderInput,
 } from './format.js';
-import { OwnerRecorder } from './owners.js';
+import { CgroupRecorder, OwnerRecorder } from './owners.js';
 import { encodeChecks } from './kernel-check.js';
 import type { NetnsCheck } from '../completeness/check.js';
 import { MAX_CODED_RECORD, RecordRefs, encodeRecords, recordWords } from './records.js';
@@ -55,14 +56,18 @@ export class TraceFileWriter {
   private fd: number | null;
   /** hand this to the live Pipeline as its `proc`, so live and file attribute alike */
   readonly owners: OwnerRecorder;
+  /** hand this to the live Pipeline as its `cgroups`, so live and file name cgroups alike */
+  readonly cgroups: CgroupRecorder;
 
-  private constructor(private readonly path: string, fd: number, live: OwnerLookup) {
+  private constructor(private readonly path: string, fd: number, live: OwnerLookup, liveCgroups: CgroupLookup) {
     this.fd = fd;
     this.owners = new OwnerRecorder(live);
+    this.cgroups = new CgroupRecorder(liveCgroups);
   }
 
   /** Create (or truncate; `exclusive`: refuse an existing file) `path`, mode 0600, and write the header at once. */
-  static open(path: string, header: TraceHeaderInput, live: OwnerLookup = { ownerOf: () => null }, exclusive = false): TraceFileWriter {
+  static open(path: string, header: TraceHeaderInput, live: OwnerLookup = { ownerOf: () => null },
+    liveCgroups: CgroupLookup = NO_CGROUPS, exclusive = false): TraceFileWriter {
     let fd: number;
     try {
       fd = openSync(path, exclusive ? 'wx' : 'w', 0o600);
@@ -72,7 +77,7 @@ export class TraceFileWriter {
     }
     // A trace names processes and peers: keep it private even if the file already existed.
     try { fchmodSync(fd, 0o600); } catch { /* not our file to chmod: keep its mode */ }
-    const w = new TraceFileWriter(path, fd, live);
+    const w = new TraceFileWriter(path, fd, live, liveCgroups);
     w.push([TRACE_MAGIC, TRACE_FORMAT_VERSION, {
       host: String(header.host), kernel: String(header.kernel), bootToWallNs: String(header.bootToWallNs),
       startTime: String(header.startTime), options: plainOptions(header.options),
@@ -84,7 +89,7 @@ export class TraceFileWriter {
   }
 
   /**
-   * One batch exactly as the addon delivered it. Its /proc owners go first,
+   * One batch exactly as the addon delivered it. Its /proc owners and cgroup names go first,
    * then the records; the batch stays one value so that the reader replays
    * the same batch boundaries (the phantom-reset filter depends on them).
    */
@@ -95,6 +100,9 @@ export class TraceFileWriter {
     const { forget, changes } = this.owners.resolve(batch, n);
     if (forget) this.push([TAG_FORGET_OWNERS]);
     if (changes.length) this.push([TAG_OWNERS, ...changes]);
+    const cg = this.cgroups.resolve(batch, n);
+    if (cg.forget) this.push([TAG_FORGET_CGROUPS]);
+    if (cg.changes.length) this.push([TAG_CGROUPS, ...cg.changes]);
     const most = n * MAX_CODED_RECORD;
     if (this.coded.length < most) this.coded = Buffer.allocUnsafe(most);
     const end = encodeRecords(this.refs, recordWords(batch, n, this.scratch), n, this.coded, 0);

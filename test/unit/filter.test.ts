@@ -1,11 +1,8 @@
-import { mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { addFilterOptions, filterFrom, type FilterOptions } from '../../src/commands/options.js';
-import { describeFailure, RstraceError } from '../../src/errors.js';
-import { matchesFilter, parseWhen, resolveCgroupId, type EventFilter } from '../../src/filter.js';
+import { describeFailure } from '../../src/errors.js';
+import { matchesFilter, parseCgroup, parseWhen, type EventFilter } from '../../src/filter.js';
 import { sampleEvent } from '../helpers/sample-events.js';
 
 const NOW = Date.parse('2026-11-26T08:00:00Z');
@@ -59,25 +56,26 @@ describe('filter options', () => {
     usageError(() => filterOf(['--since', 'yesterday']), '--since');
     usageError(() => filterOf(['--until', '10 minutes']), '--until');
     usageError(() => filterOf(['--since', '1h', '--until', '2h']), '--since');
-    usageError(() => filterOf(['--cgroup', '/no/such/cgroup/here']), '--cgroup');
+    usageError(() => filterOf(['--cgroup', '/system.slice/../etc']), '--cgroup');
+    usageError(() => filterOf(['--container', 'nginx']), '--container');
+    usageError(() => filterOf(['--unit', 'system.slice/nginx.service']), '--unit');
   });
 
-  it('cgroup ids: a number as is', () => {
-    expect(resolveCgroupId('12345')).toBe(12345);
+  it('--cgroup: a number is an id, anything else a path below the cgroup2 root, looked up nowhere', () => {
+    expect(parseCgroup('12345')).toBe(12345);
+    expect(parseCgroup('/no/such/cgroup/here')).toBe('/no/such/cgroup/here'); // a trace file may name another host's
+    expect(parseCgroup('system.slice/nginx.service/')).toBe('/system.slice/nginx.service');
+    expect(parseCgroup('/')).toBe('/');
+    // a path on a cgroup2 mount, including the hybrid layout's
+    expect(parseCgroup('/sys/fs/cgroup/system.slice')).toBe('/system.slice');
+    expect(parseCgroup('/sys/fs/cgroup/unified/rsth3.slice')).toBe('/rsth3.slice');
+    expect(parseCgroup('/sys/fs/cgroup')).toBe('/');
   });
 
-  const cgroup2Mount = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((m) => {
-    try { return statSync(join(m, 'cgroup.procs')).isFile(); } catch { return false; }
-  });
-  it.skipIf(cgroup2Mount === undefined)('cgroup ids: a cgroup2 directory by its inode (needs a cgroup2 mount)', () => {
-    const mount = cgroup2Mount as string;
-    const ino = Number(statSync(mount).ino);
-    expect(resolveCgroupId(mount)).toBe(ino);
-    expect(resolveCgroupId('/')).toBe(ino); // relative to the cgroup2 mount, as /proc/PID/cgroup prints it
-    // a directory that is not on cgroup2 is refused
-    const notCgroup = mkdtempSync(join(tmpdir(), 'notcg-'));
-    usageError(() => resolveCgroupId(notCgroup), '--cgroup');
-    expect(() => resolveCgroupId(notCgroup)).toThrow(RstraceError);
+  it('--cgroup ids and paths, --container and --unit land in the filter', () => {
+    expect(filterOf(['--cgroup', '42,/a.slice', '--container', 'containerd://3F2A', '--unit', 'nginx'])).toEqual({
+      cgroups: [42], cgroupPaths: ['/a.slice'], containers: ['3f2a'], units: ['nginx'],
+    });
   });
 });
 
@@ -95,6 +93,29 @@ describe('matchesFilter', () => {
     expect(matchesFilter(e, { netns: [4026531840], cgroups: [4242], codes: [16], kinds: ['sent'] })).toBe(true);
     expect(matchesFilter(e, { codes: [16], kinds: ['abort'] })).toBe(false);
     expect(matchesFilter(sampleEvent({ pid: null }), { pids: [1234] })).toBe(false);
+  });
+  it('cgroup paths match whole components; ids and paths of one --cgroup list are alternatives', () => {
+    const c = sampleEvent({ cgroupId: 77, cgroup: '/system.slice/nginx.service/worker', container: null });
+    expect(matchesFilter(c, { cgroupPaths: ['/system.slice'] })).toBe(true);
+    expect(matchesFilter(c, { cgroupPaths: ['/system.slice/nginx.service'] })).toBe(true);
+    expect(matchesFilter(c, { cgroupPaths: ['/system.slice/nginx'] })).toBe(false);
+    expect(matchesFilter(c, { cgroupPaths: ['/'] })).toBe(true);
+    expect(matchesFilter(c, { cgroupPaths: ['/user.slice'], cgroups: [77] })).toBe(true);
+    expect(matchesFilter(c, { cgroupPaths: ['/user.slice'], cgroups: [78] })).toBe(false);
+    expect(matchesFilter(sampleEvent({ cgroup: null }), { cgroupPaths: ['/'] })).toBe(false);
+  });
+  it('--unit matches the last .service/.scope component, with or without the suffix; --container an id prefix', () => {
+    const c = sampleEvent({ cgroup: '/system.slice/nginx.service/worker', container: null });
+    expect(matchesFilter(c, { units: ['nginx.service'] })).toBe(true);
+    expect(matchesFilter(c, { units: ['nginx'] })).toBe(true);
+    expect(matchesFilter(c, { units: ['nginx.scope'] })).toBe(false);
+    expect(matchesFilter(c, { units: ['system'] })).toBe(false);
+    const id = 'ab'.repeat(32);
+    const d = sampleEvent({ cgroup: `/system.slice/docker-${id}.scope`, container: id });
+    expect(matchesFilter(d, { containers: ['abab'] })).toBe(true);
+    expect(matchesFilter(d, { containers: [id] })).toBe(true);
+    expect(matchesFilter(d, { containers: ['abba'] })).toBe(false);
+    expect(matchesFilter(c, { containers: ['a'] })).toBe(false);
   });
   it('since/until compare the event time, inclusive', () => {
     const t = Date.parse('2026-11-26T07:00:00.123Z');

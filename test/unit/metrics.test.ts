@@ -9,9 +9,12 @@ import { RstraceError } from '../../src/errors.js';
 import type { ResetEvent } from '../../src/event.js';
 import { sampleEvent } from '../helpers/sample-events.js';
 
-const refusedSent = (): ResetEvent => sampleEvent({ kind: 'sent', code: 11, codeKey: 'syn-unknown-port', comm: null, pid: null, attribution: 'none' });
-const refusedReceived = (comm = 'rstpeer'): ResetEvent => sampleEvent({ kind: 'received', code: 0, codeKey: 'remote-reset', comm });
-const closedWithData = (comm: string | null): ResetEvent => sampleEvent({ kind: 'sent', code: 16, codeKey: 'closed-with-data', comm });
+// no cgroup: these series have container="" and unit="" (the container/unit tests give one)
+const noCgroup = { cgroup: null, container: null, cgroupId: null };
+const refusedSent = (): ResetEvent => sampleEvent({ kind: 'sent', code: 11, codeKey: 'syn-unknown-port', comm: null, pid: null, attribution: 'none', ...noCgroup });
+const refusedReceived = (comm = 'rstpeer'): ResetEvent => sampleEvent({ kind: 'received', code: 0, codeKey: 'remote-reset', comm, ...noCgroup });
+const closedWithData = (comm: string | null, cgroup: string | null = null): ResetEvent =>
+  sampleEvent({ kind: 'sent', code: 16, codeKey: 'closed-with-data', comm, ...noCgroup, cgroup });
 
 const sinks: MetricsSink[] = [];
 function newSink(opts: ConstructorParameters<typeof MetricsSink>[0] = {}): MetricsSink {
@@ -51,28 +54,28 @@ describe('rstrace_resets_total', () => {
     sink.writeBatch([refusedSent(), refusedReceived(), closedWithData('nginx')]);
     sink.writeBatch([]);
     expect(await samples(sink, 'rstrace_resets_total')).toEqual({
-      '{kind="sent",code="11",code_key="syn-unknown-port",comm="kernel"}': 3,
-      '{kind="received",code="0",code_key="remote-reset",comm="rstpeer"}': 2,
-      '{kind="sent",code="16",code_key="closed-with-data",comm="nginx"}': 1,
+      '{kind="sent",code="11",code_key="syn-unknown-port",comm="kernel",container="",unit=""}': 3,
+      '{kind="received",code="0",code_key="remote-reset",comm="rstpeer",container="",unit=""}': 2,
+      '{kind="sent",code="16",code_key="closed-with-data",comm="nginx",container="",unit=""}': 1,
     });
   });
 
   it('adds what arrived between two scrapes to what the first scrape read', async () => {
     const sink = newSink();
     sink.writeBatch([refusedSent()]);
-    expect(await samples(sink, 'rstrace_resets_total')).toEqual({ '{kind="sent",code="11",code_key="syn-unknown-port",comm="kernel"}': 1 });
-    expect(await samples(sink, 'rstrace_resets_total')).toEqual({ '{kind="sent",code="11",code_key="syn-unknown-port",comm="kernel"}': 1 });
+    expect(await samples(sink, 'rstrace_resets_total')).toEqual({ '{kind="sent",code="11",code_key="syn-unknown-port",comm="kernel",container="",unit=""}': 1 });
+    expect(await samples(sink, 'rstrace_resets_total')).toEqual({ '{kind="sent",code="11",code_key="syn-unknown-port",comm="kernel",container="",unit=""}': 1 });
     sink.writeBatch([refusedSent(), refusedSent()]);
-    expect(await samples(sink, 'rstrace_resets_total')).toEqual({ '{kind="sent",code="11",code_key="syn-unknown-port",comm="kernel"}': 3 });
+    expect(await samples(sink, 'rstrace_resets_total')).toEqual({ '{kind="sent",code="11",code_key="syn-unknown-port",comm="kernel",container="",unit=""}': 3 });
   });
 
   it('keeps the same kind and code apart for different processes, and the same process apart by kind', async () => {
     const sink = newSink();
-    sink.writeBatch([closedWithData('a'), closedWithData('b'), sampleEvent({ kind: 'abort', code: 16, codeKey: 'closed-with-data', comm: 'a' })]);
+    sink.writeBatch([closedWithData('a'), closedWithData('b'), sampleEvent({ kind: 'abort', code: 16, codeKey: 'closed-with-data', comm: 'a', ...noCgroup })]);
     expect(await samples(sink, 'rstrace_resets_total')).toEqual({
-      '{kind="sent",code="16",code_key="closed-with-data",comm="a"}': 1,
-      '{kind="sent",code="16",code_key="closed-with-data",comm="b"}': 1,
-      '{kind="abort",code="16",code_key="closed-with-data",comm="a"}': 1,
+      '{kind="sent",code="16",code_key="closed-with-data",comm="a",container="",unit=""}': 1,
+      '{kind="sent",code="16",code_key="closed-with-data",comm="b",container="",unit=""}': 1,
+      '{kind="abort",code="16",code_key="closed-with-data",comm="a",container="",unit=""}': 1,
     });
   });
 
@@ -82,10 +85,10 @@ describe('rstrace_resets_total', () => {
     sink.writeBatch([closedWithData('a'), closedWithData('b'), closedWithData('c'), closedWithData('d'), closedWithData(null)]);
     sink.writeBatch([closedWithData('a'), closedWithData('c'), closedWithData('e')]);
     expect(await samples(sink, 'rstrace_resets_total')).toEqual({
-      '{kind="sent",code="16",code_key="closed-with-data",comm="a"}': 2,
-      '{kind="sent",code="16",code_key="closed-with-data",comm="b"}': 1,
-      '{kind="sent",code="16",code_key="closed-with-data",comm="other"}': 4,
-      '{kind="sent",code="16",code_key="closed-with-data",comm="kernel"}': 1,
+      '{kind="sent",code="16",code_key="closed-with-data",comm="a",container="",unit=""}': 2,
+      '{kind="sent",code="16",code_key="closed-with-data",comm="b",container="",unit=""}': 1,
+      '{kind="sent",code="16",code_key="closed-with-data",comm="other",container="",unit=""}': 4,
+      '{kind="sent",code="16",code_key="closed-with-data",comm="kernel",container="",unit=""}': 1,
     });
     expect(warnings).toEqual([
       'rstrace: warning: more than 2 process names own resets; further ones are counted as comm="other" (raise --max-comms to keep more)',
@@ -110,8 +113,8 @@ describe('rstrace_resets_total', () => {
     const sink = newSink({ maxComms: 0 });
     sink.writeBatch([closedWithData('nginx'), closedWithData(null)]);
     expect(await samples(sink, 'rstrace_resets_total')).toEqual({
-      '{kind="sent",code="16",code_key="closed-with-data",comm="other"}': 1,
-      '{kind="sent",code="16",code_key="closed-with-data",comm="kernel"}': 1,
+      '{kind="sent",code="16",code_key="closed-with-data",comm="other",container="",unit=""}': 1,
+      '{kind="sent",code="16",code_key="closed-with-data",comm="kernel",container="",unit=""}': 1,
     });
   });
 
@@ -159,7 +162,7 @@ describe('exposition', () => {
     const text = await sink.metrics();
     expect(text).toMatch(/^# HELP rstrace_resets_total TCP resets on this host by kind .*\n# TYPE rstrace_resets_total counter\n/m);
     expect(text).toContain('# TYPE rstrace_lost_events_total counter\nrstrace_lost_events_total 0\n');
-    expect(text).toContain('rstrace_resets_total{kind="sent",code="16",code_key="closed-with-data",comm="we\\"ird\\\\na\\nme"} 1\n');
+    expect(text).toContain('rstrace_resets_total{kind="sent",code="16",code_key="closed-with-data",comm="we\\"ird\\\\na\\nme",container="",unit=""} 1\n');
   });
 
   it('includes the process metrics unless they are turned off', async () => {
@@ -222,7 +225,7 @@ describe('the endpoint', () => {
     const m = await fetch(`${base}/metrics`);
     expect(m.status).toBe(200);
     expect(m.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
-    expect(await m.text()).toContain('rstrace_resets_total{kind="sent",code="11",code_key="syn-unknown-port",comm="kernel"} 1\n');
+    expect(await m.text()).toContain('rstrace_resets_total{kind="sent",code="11",code_key="syn-unknown-port",comm="kernel",container="",unit=""} 1\n');
     const root = await fetch(`${base}/`);
     expect(root.status).toBe(200);
     expect(await root.text()).toContain('href="/metrics"');
