@@ -52,6 +52,7 @@ Examples:
   rstrace trace --json --duration 60 | jq .  JSON lines for a minute
   rstrace trace -o resets.rstrace --port 443 record resets on port 443
   rstrace trace --code syn-unknown-port -c 10
+  rstrace trace --json --unit nginx          resets of nginx.service (--container ID, --cgroup PATH alike)
   rstrace trace --json -o /var/lib/rstrace/rstrace.trace --rotate-size 64M --rotate-keep 8 --metrics 127.0.0.1:9477
                                              the agent: JSON lines, rotated files, metrics
 ${ROTATION_HELP}
