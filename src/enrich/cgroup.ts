@@ -7,7 +7,9 @@
  * - the whole tree is indexed once at start (before the hooks fire), so that
  *   a cgroup that existed then is named even after it is removed;
  * - on a miss, the owner's /proc/PID/cgroup (one small read, checked against
- *   the id), else a rescan of the tree at most once per `minRescanMs`;
+ *   the id), else a rescan of the tree at most once per `minRescanMs`; an id
+ *   still unnamed is looked for again only after that interval, so a storm
+ *   from an unnamed cgroup costs a Map lookup per reset, not a read;
  * - entries live in a bounded LRU that a rescan only adds to: removed
  *   cgroups keep their names until they are the least recently used.
  *
@@ -64,6 +66,8 @@ export class CgroupIndex implements CgroupLookup {
   private readonly names = new Map<number, CgroupName>();
   /** ids a rescan after their record did not find: gone for good (ids are never reused) */
   private readonly missed = new Set<number>();
+  /** unnamed ids -> when they were last looked for: one /proc read per id and interval, not one per reset */
+  private readonly tried = new Map<number, number>();
   private lastScan = -Infinity;
   scans = 0;
 
@@ -110,6 +114,10 @@ export class CgroupIndex implements CgroupLookup {
       return hit;
     }
     if (this.root === null || this.missed.has(id)) return null;
+    const tried = this.tried.get(id);
+    if (tried !== undefined && now - tried < this.minRescanMs) return null;
+    if (this.tried.size >= 4096) this.tried.clear();
+    this.tried.set(id, now);
     if (pid !== null) {
       const path = this.pathOfPid(pid);
       if (path !== null && inodeOf(this.root + (path === '/' ? '' : path)) === id) return this.add(id, path);

@@ -77,12 +77,26 @@ describe('CgroupIndex', () => {
     mkdirSync(`${t.root}/b.slice`);
     const b = t.id('/b.slice');
     expect(idx.nameOf(b, null, 500)).toBeNull(); // too soon after the last scan
+    expect(idx.nameOf(b, null, 1200)).toBeNull(); // looked for at 500: not again before 1500
     expect(idx.scans).toBe(1);
-    expect(idx.nameOf(b, null, 1000)?.path).toBe('/b.slice');
+    expect(idx.nameOf(b, null, 1500)?.path).toBe('/b.slice');
     expect(idx.scans).toBe(2);
     expect(idx.nameOf(987654321, null, 2500)).toBeNull(); // a rescan, which does not find it
     expect(idx.nameOf(987654321, null, 9000)).toBeNull(); // gone for good: no rescan
     expect(idx.scans).toBe(3);
+  });
+
+  it('an unnamed id costs one /proc read per interval, not one per reset', () => {
+    const t = tree('/a.slice');
+    const idx = new CgroupIndex({ root: t.root, procRoot: t.proc, minRescanMs: 1000 });
+    idx.scan(0);
+    mkdirSync(`${t.root}/late.service`);
+    const late = t.id('/late.service');
+    expect(idx.nameOf(late, 77, 10)).toBeNull(); // pid 77 has no /proc entry yet
+    inCgroup(t.proc, 77, '/late.service');
+    expect(idx.nameOf(late, 77, 20)).toBeNull(); // not read again so soon
+    expect(idx.nameOf(late, 77, 1010)?.path).toBe('/late.service');
+    expect(idx.scans).toBe(1);
   });
 
   it('holds at most maxEntries names, dropping the least recently used', () => {
@@ -179,6 +193,23 @@ describe('the pipeline and the trace file', () => {
     expect(read.damage).toBeNull();
     expect(read.events.map((e) => [e.cgroupId, e.cgroup, e.container])).toEqual(live.map((e) => [e.cgroupId, e.cgroup, e.container]));
     expect(new Set(read.events.map((e) => e.cgroup))).toEqual(new Set([null, docker, '/system.slice/nginx.service']));
+  });
+
+  it('a live --container/--unit/--cgroup PATH filter is stored in the header and applied again when the file is read', () => {
+    const path = join(tmp, 'filtered.rst');
+    const tree = new FakeCgroups(new Map([[7000, docker], [7001, '/system.slice/nginx.service']]));
+    const w = TraceFileWriter.open(path, headerInput({ filter: { units: ['nginx'], cgroupPaths: ['/system.slice'] } }), new FakeProc(), tree);
+    for (const b of batches(7001)) w.writeBatch(b.bytes, b.records);
+    w.close({ delivered: 4096, lost: 0, filtered: 0 });
+    const read = readTraceFile(path);
+    expect(read.header.filter).toEqual({ units: ['nginx'], cgroupPaths: ['/system.slice'] });
+    expect(read.events.length).toBe(1024);
+    expect(read.events.every((e) => e.cgroup === '/system.slice/nginx.service')).toBe(true);
+    const byContainer = join(tmp, 'by-container.rst');
+    const w2 = TraceFileWriter.open(byContainer, headerInput({ filter: { containers: [ID.slice(0, 6)] } }), new FakeProc(), tree);
+    for (const b of batches(7001)) w2.writeBatch(b.bytes, b.records);
+    w2.close({ delivered: 4096, lost: 0, filtered: 0 });
+    expect(readTraceFile(byContainer).events.map((e) => e.container)).toEqual(Array(1024).fill(ID));
   });
 
   it('an id the tree cannot name yet is asked again with the next batch, and the file and live agree on both', () => {
