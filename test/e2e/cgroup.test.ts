@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +42,7 @@ let tmp = '';
 let file = '';
 let live: RunningTracer;
 let byContainer: RunningTracer;
+let byId: RunningTracer;
 let metrics: { proc: ChildProcess; out: () => string; exited: Promise<number | null> } | undefined;
 let metricsAddr = '';
 
@@ -92,6 +93,8 @@ describe.skipIf(ROOT === null)(`cgroup, container and unit by name (cgroup2 at $
     // Started after the cgroups exist: the tree indexed at start names `gone` after it is removed.
     live = await startTracer(['--port', ports, '-o', file, '--duration', '120']);
     byContainer = await startTracer(['--port', ports, '--container', DOCKER_ID.slice(0, 12), '--duration', '120']);
+    // one numeric id: the kernel drops the other cgroups' records
+    byId = await startTracer(['--port', ports, '--cgroup', String(statSync(dir(CASES.web.path)).ino), '--duration', '120']);
     metricsAddr = `127.0.0.1:${await freePort()}`;
     const proc = spawn(RSTRACE, ['metrics', '--listen', metricsAddr, '--port', ports, '--max-containers', '2', '--duration', '120'],
       { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -120,6 +123,7 @@ describe.skipIf(ROOT === null)(`cgroup, container and unit by name (cgroup2 at $
     await resetFrom(CASES.cri.path, port.cri);
     await live.waitFor((e) => e.kind === 'received' && e.rport === port.cri);
     await byContainer.waitFor((e) => e.kind === 'received' && e.rport === port.docker);
+    await byId.waitFor((e) => e.kind === 'received' && e.rport === port.web);
     expect(await live.stop()).toBe(0);
     // every cgroup is gone before the file is read
     for (const p of [CASES.web.path, CASES.docker.path, CASES.cri.path, `${SLICE}/${POD}`, SLICE]) await removeCgroup(p);
@@ -162,6 +166,11 @@ describe.skipIf(ROOT === null)(`cgroup, container and unit by name (cgroup2 at $
     expect(byContainer.events.map((e) => e.rport)).toEqual([port.docker]);
     expect(exported('--container', CRI_ID.slice(0, 8)).map((e) => e.container)).toEqual([CRI_ID]);
     expect(exported('--container', `containerd://${CRI_ID}`).map((e) => e.rport)).toEqual([port.cri]);
+  });
+
+  it('--cgroup ID keeps exactly that cgroup (the kernel filter of a lone id, then user space)', async () => {
+    expect(await byId.stop()).toBe(0);
+    expect(byId.events.map((e) => [e.kind, e.rport, e.cgroup])).toEqual([['received', port.web, CASES.web.path]]);
   });
 
   it('--cgroup PATH keeps that cgroup and the ones below it; --unit the systemd unit', () => {
