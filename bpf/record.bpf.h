@@ -24,6 +24,17 @@ const volatile __u32 filter_netns = 0;
 const volatile __u64 filter_cgroup = 0;
 /* Wake user space only once this many bytes wait; its poll timeout is the floor. */
 const volatile __u64 wakeup_bytes = 1 << 20;
+/* --cgroup PATH, --container, --unit: user space judges every cgroup that
+ * exists at the start by name and stores 1 (matches) or 0 (does not) by id;
+ * an id not in the map (a cgroup made later) passes, for user space to judge. */
+const volatile bool filter_cgroup_names = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} cgroup_verdict SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -309,6 +320,18 @@ static __always_inline bool filtered_out(const struct rst_record *e)
 	}
 	if (filter_cgroup && (e->flags & RST_F_OWNER_KNOWN) && e->cgroup_id != filter_cgroup)
 		return true;
+	if (filter_cgroup_names) {
+		__u8 *match;
+
+		/* no socket: no cgroup, no name */
+		if (!(e->flags & RST_F_HAS_SK))
+			return true;
+		if (e->flags & RST_F_OWNER_KNOWN) {
+			match = bpf_map_lookup_elem(&cgroup_verdict, &e->cgroup_id);
+			if (match && !*match)
+				return true;
+		}
+	}
 	return false;
 }
 

@@ -93,6 +93,11 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   skel_->rodata->filter_port = NumberOption(opts, "filterPort", 0);
   skel_->rodata->filter_netns = NumberOption(opts, "filterNetns", 0);
   skel_->rodata->filter_cgroup = NumberOption(opts, "filterCgroup", 0);
+  // [id, verdict, id, verdict, ...]: filled into cgroup_verdict after load
+  Napi::Array verdicts = opts.Has("cgroupVerdicts") && opts.Get("cgroupVerdicts").IsArray()
+                             ? opts.Get("cgroupVerdicts").As<Napi::Array>()
+                             : Napi::Array::New(env);
+  skel_->rodata->filter_cgroup_names = verdicts.Length() > 0;
   skel_->rodata->assume_no_reason = opts.Has("assumeNoReason") && opts.Get("assumeNoReason").ToBoolean();
   skel_->rodata->wakeup_bytes = NumberOption(opts, "wakeupBytes", 1u << 20);
   poll_timeout_ms_ = static_cast<int>(NumberOption(opts, "pollTimeoutMs", 10));
@@ -126,6 +131,12 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
     ThrowLibbpf(env, "loading the BPF programs", -err, log.Text());
     Shutdown();
     return;
+  }
+  for (uint32_t i = 0; i + 1 < verdicts.Length(); i += 2) {
+    uint64_t id = static_cast<uint64_t>(verdicts.Get(i).ToNumber().DoubleValue());
+    uint8_t match = verdicts.Get(i + 1).ToBoolean() ? 1 : 0;
+    // a full map leaves the rest unknown to the kernel: they pass to user space
+    if (bpf_map__update_elem(skel_->maps.cgroup_verdict, &id, sizeof(id), &match, sizeof(match), BPF_ANY) != 0) break;
   }
   struct bpf_program* prog;
   bpf_object__for_each_program(prog, skel_->obj) {

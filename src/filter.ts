@@ -10,6 +10,7 @@ import { parseCode } from './codes.js';
 import { RstraceError } from './errors.js';
 import { formatIsoMs, isoToMs } from './enrich/clock.js';
 import { mountsOfType, readMountinfo } from './kernel/mounts.js';
+import type { CgroupName } from './enrich/cgroup.js';
 import { cgroupUnder, unitMatches, unitOf as unitOfPath } from './enrich/container.js';
 
 export interface EventFilter {
@@ -91,11 +92,7 @@ export function matchesFilter(e: ResetEvent, f: EventFilter): boolean {
   if (f.comms !== undefined && (e.comm === null || !f.comms.includes(e.comm))) return false;
   if (f.ports !== undefined && !f.ports.includes(e.lport) && !f.ports.includes(e.rport)) return false;
   if (f.netns !== undefined && (e.netns === null || !f.netns.includes(e.netns))) return false;
-  // one --cgroup list: ids and paths alike, any of them
-  if ((f.cgroups !== undefined || f.cgroupPaths !== undefined)
-    && !(e.cgroupId !== null && f.cgroups?.includes(e.cgroupId)) && !f.cgroupPaths?.some((p) => cgroupUnder(e.cgroup, p))) return false;
-  if (f.containers !== undefined && (e.container === null || !f.containers.some((c) => (e.container as string).startsWith(c)))) return false;
-  if (f.units !== undefined && !f.units.some((u) => unitMatches(unitOfEvent(e), u))) return false;
+  if (!ownerCgroupMatches(f, e.cgroupId, e.cgroup, e.container, f.units === undefined ? null : unitOfEvent(e))) return false;
   if (f.codes !== undefined && !f.codes.includes(e.code)) return false;
   if (f.kinds !== undefined && !f.kinds.includes(e.kind)) return false;
   if (f.since !== undefined || f.until !== undefined) {
@@ -105,6 +102,37 @@ export function matchesFilter(e: ResetEvent, f: EventFilter): boolean {
     if (f.until !== undefined && ms > f.until) return false;
   }
   return true;
+}
+
+/** The cgroup part of a filter (--cgroup, --container, --unit) on an owner's cgroup id and names. */
+function ownerCgroupMatches(f: EventFilter, id: number | null, path: string | null, container: string | null, unit: string | null): boolean {
+  // one --cgroup list: ids and paths alike, any of them
+  if ((f.cgroups !== undefined || f.cgroupPaths !== undefined)
+    && !(id !== null && f.cgroups?.includes(id)) && !f.cgroupPaths?.some((p) => cgroupUnder(path, p))) return false;
+  if (f.containers !== undefined && (container === null || !f.containers.some((c) => container.startsWith(c)))) return false;
+  if (f.units !== undefined && !f.units.some((u) => unitMatches(unit, u))) return false;
+  return true;
+}
+
+/** At most this many cgroups are judged for the kernel (its map's size); the rest pass to user space. */
+const KERNEL_CGROUP_VERDICTS = 65536;
+
+/**
+ * The kernel's share of the cgroup filters (--cgroup, --container, --unit):
+ * for every cgroup known now, whether it matches, as the flat
+ * [id, matches, ...] list the tracer takes; empty when there is no such filter.
+ * The kernel drops the records of known cgroups that do not match (and of
+ * resets with no socket, which have no cgroup); cgroups made later pass to
+ * user space, which judges them by name.
+ */
+export function kernelCgroupVerdicts(f: EventFilter, known: Iterable<readonly [number, CgroupName]>): (number | boolean)[] {
+  if (f.cgroups === undefined && f.cgroupPaths === undefined && f.containers === undefined && f.units === undefined) return [];
+  const out: (number | boolean)[] = [];
+  for (const [id, name] of known) {
+    if (out.length >= 2 * KERNEL_CGROUP_VERDICTS) break;
+    out.push(id, ownerCgroupMatches(f, id, name.path, name.container, name.unit));
+  }
+  return out;
 }
 
 /** ms since the epoch of an event's ISO time (sub-ms digits dropped); NaN if unreadable. */

@@ -13,7 +13,7 @@ import { BatchQueue, FlowGate } from './batch-queue.js';
 import { Pipeline, type ResetCounter } from './pipeline.js';
 import { RstraceError } from './errors.js';
 import type { ResetEvent, TraceCounters } from './event.js';
-import { matchesFilter, type EventFilter } from './filter.js';
+import { kernelCgroupVerdicts, matchesFilter, type EventFilter } from './filter.js';
 import { liveTable, type LiveTable } from './sinks/live-table.js';
 import { screenColumns, type ColorWhen } from './sinks/ansi.js';
 import { CauseOrder } from './reorder.js';
@@ -131,7 +131,8 @@ export async function runTrace(o: TraceOptions): Promise<number> {
   const clock = new WallClock(addon().clockOffsetNs());
   const startedAt = isoNow();
   const skipPrograms = optionalProgramsMissing();
-  const tracer = openTracer({ ...o.kernelFilter, assumeNoReason: o.assumeNoReason, skipPrograms, maxPendingBytes: MAX_PENDING_BYTES, ringBytes: RING_BYTES });
+  const cgroupVerdicts = kernelCgroupVerdicts(o.filter, cgroups.entries());
+  const tracer = openTracer({ ...o.kernelFilter, cgroupVerdicts, assumeNoReason: o.assumeNoReason, skipPrograms, maxPendingBytes: MAX_PENDING_BYTES, ringBytes: RING_BYTES });
   // The first TcpOutRsts readings right after attach: the hook counts from here on.
   const check = new KernelCheck({ hits: () => tracer.sendResetsByNetns() });
   check.start();

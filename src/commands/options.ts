@@ -92,9 +92,9 @@ export const FILTER_HELP = {
   comm: 'only resets owned by processes with these command names',
   port: 'only resets with this local or remote port (comma-separated)',
   netns: 'only resets in these network namespaces (inode, as in /proc/PID/ns/net or `ip netns identify`)',
-  cgroup: 'only resets owned by these cgroups: a v2 path (as in /proc/PID/cgroup) matches it and every cgroup below it, in user space; a number is a cgroup id, matched exactly (live, a lone id is filtered in the kernel)',
-  container: 'only resets owned by these containers (docker, containerd/CRI, CRI-O, podman): an id or its first hex digits; in user space',
-  unit: 'only resets owned by these systemd units (the last .service/.scope of the cgroup path; nginx matches nginx.service); in user space',
+  cgroup: 'only resets owned by these cgroups: a v2 path (as in /proc/PID/cgroup) matches it and every cgroup below it; a number is a cgroup id, matched exactly. Live, the kernel drops the cgroups that exist at the start and do not match; later ones are judged in user space',
+  container: 'only resets owned by these containers (docker, containerd/CRI, CRI-O, podman): an id or its first hex digits; in the kernel as --cgroup',
+  unit: 'only resets owned by these systemd units (the last .service/.scope of the cgroup path; nginx matches nginx.service); in the kernel as --cgroup',
   code: 'only these reset codes (numbers or keys, e.g. 11,closed-with-data)',
   kind: `only these kinds: ${KINDS.join(', ')}`,
 } as const;

@@ -83,6 +83,11 @@ export class CgroupIndex implements CgroupLookup {
     return this.names.size;
   }
 
+  /** Every name held now, by id. */
+  entries(): IterableIterator<[number, CgroupName]> {
+    return this.names.entries();
+  }
+
   /** Index the whole tree now; entries of removed cgroups stay. */
   scan(now = Date.now()): void {
     this.lastScan = now;

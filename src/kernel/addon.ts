@@ -13,6 +13,8 @@ export interface TracerOptions {
   filterPort?: number;
   filterNetns?: number;
   filterCgroup?: bigint;
+  /** [cgroup id, matches, ...] for the cgroups known at start: the kernel drops the records of those that do not match */
+  cgroupVerdicts?: (number | boolean)[];
   assumeNoReason?: boolean;
   wakeupBytes?: number;
   pollTimeoutMs?: number;

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgroup2Root } from '../../src/enrich/cgroup.js';
+import { readTraceFile } from '../../src/tracefile/reader.js';
 import type { ResetEvent } from '../../src/event.js';
 import { freePort } from '../helpers/loopback.js';
 import { spawnPeer } from '../helpers/peer.js';
@@ -43,6 +44,7 @@ let file = '';
 let live: RunningTracer;
 let byContainer: RunningTracer;
 let byId: RunningTracer;
+let notDocker: RunningTracer;
 let metrics: { proc: ChildProcess; out: () => string; exited: Promise<number | null> } | undefined;
 let metricsAddr = '';
 
@@ -92,7 +94,9 @@ describe.skipIf(ROOT === null)(`cgroup, container and unit by name (cgroup2 at $
     file = join(tmp, 'trace.rst');
     // Started after the cgroups exist: the tree indexed at start names `gone` after it is removed.
     live = await startTracer(['--port', ports, '-o', file, '--duration', '120']);
-    byContainer = await startTracer(['--port', ports, '--container', DOCKER_ID.slice(0, 12), '--duration', '120']);
+    // one port each, so that the kernel filters by port too and the files' trailers count only our records
+    byContainer = await startTracer(['--port', String(port.docker), '--container', DOCKER_ID.slice(0, 12), '-o', join(tmp, 'docker.rst'), '--duration', '120']);
+    notDocker = await startTracer(['--port', String(port.web), '--container', DOCKER_ID, '-o', join(tmp, 'web.rst'), '--duration', '120']);
     // one numeric id: the kernel drops the other cgroups' records
     byId = await startTracer(['--port', ports, '--cgroup', String(statSync(dir(CASES.web.path)).ino), '--duration', '120']);
     metricsAddr = `127.0.0.1:${await freePort()}`;
@@ -162,8 +166,18 @@ describe.skipIf(ROOT === null)(`cgroup, container and unit by name (cgroup2 at $
     expect(readFileSync(file).includes(Buffer.from(CASES.gone.path))).toBe(true); // a side record, not a lookup
   });
 
-  it('--container keeps the container whose id starts so, live and from the file', () => {
-    expect(byContainer.events.map((e) => e.rport)).toEqual([port.docker]);
+  it('--container filters in the kernel the cgroups that existed at the start (and resets with no socket)', async () => {
+    expect(await byContainer.stop()).toBe(0);
+    expect(await notDocker.stop()).toBe(0);
+    expect(byContainer.events.map((e) => [e.kind, e.rport, e.container])).toEqual([['received', port.docker, DOCKER_ID]]);
+    expect(notDocker.events).toEqual([]);
+    // what reached user space: the docker peer's received RST only; the kernel's sent RST (no
+    // socket) and the web peer's (a cgroup known not to match) never left the kernel
+    expect(readTraceFile(join(tmp, 'docker.rst')).trailer?.delivered).toBe(1);
+    expect(readTraceFile(join(tmp, 'web.rst')).trailer?.delivered).toBe(0);
+  });
+
+  it('--container keeps the container whose id starts so, from the file', () => {
     expect(exported('--container', CRI_ID.slice(0, 8)).map((e) => e.container)).toEqual([CRI_ID]);
     expect(exported('--container', `containerd://${CRI_ID}`).map((e) => e.rport)).toEqual([port.cri]);
   });

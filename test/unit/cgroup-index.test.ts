@@ -12,6 +12,7 @@ import { OFFSETS } from '../../src/decode.js';
 import { CgroupIndex, cgroupName, type CgroupLookup, type CgroupName } from '../../src/enrich/cgroup.js';
 import { WallClock } from '../../src/enrich/clock.js';
 import { Pipeline } from '../../src/pipeline.js';
+import { kernelCgroupVerdicts } from '../../src/filter.js';
 import { MetricsSink } from '../../src/sinks/metrics.js';
 import { readTraceFile } from '../../src/tracefile/reader.js';
 import { TraceFileWriter } from '../../src/tracefile/writer.js';
@@ -117,6 +118,26 @@ describe('CgroupIndex', () => {
     idx.scan();
     expect(idx.nameOf(1, 1)).toBeNull();
     expect(idx.size).toBe(0);
+  });
+});
+
+describe('kernelCgroupVerdicts', () => {
+  const known: [number, CgroupName][] = [
+    [1, cgroupName('/')],
+    [2, cgroupName('/system.slice/nginx.service')],
+    [3, cgroupName(`/system.slice/docker-${ID}.scope`)],
+    [4, cgroupName('/user.slice/user-1000.slice/session-2.scope')],
+  ];
+  it('judges every known cgroup by the name filters, as user space would', () => {
+    expect(kernelCgroupVerdicts({ containers: ['abab'] }, known)).toEqual([1, false, 2, false, 3, true, 4, false]);
+    expect(kernelCgroupVerdicts({ cgroupPaths: ['/system.slice'], units: ['nginx'] }, known)).toEqual([1, false, 2, true, 3, false, 4, false]);
+    // ids and paths of one --cgroup list are alternatives
+    expect(kernelCgroupVerdicts({ cgroupPaths: ['/user.slice'], cgroups: [2] }, known)).toEqual([1, false, 2, true, 3, false, 4, true]);
+  });
+  it('several ids are judged too; nothing for the kernel without a cgroup filter', () => {
+    expect(kernelCgroupVerdicts({ cgroups: [2, 4], ports: [80] }, known)).toEqual([1, false, 2, true, 3, false, 4, true]);
+    expect(kernelCgroupVerdicts({ ports: [80] }, known)).toEqual([]);
+    expect(kernelCgroupVerdicts({}, known)).toEqual([]);
   });
 });
 
