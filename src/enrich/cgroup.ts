@@ -13,7 +13,10 @@
  * - entries live in a bounded LRU that a rescan only adds to: removed
  *   cgroups keep their names until they are the least recently used.
  *
- * A hit (the storm case) is one Map lookup.
+ * A hit is a Map lookup and a move to the LRU's end (the pipeline skips even
+ * that while the id repeats). A rescan blocks, so its interval also grows
+ * with its cost: at least 20 times the last scan's duration, so that a host
+ * with a huge tree spends at most 1/20 of its time rescanning on misses.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mountsOfType, readMountinfo } from '../kernel/mounts.js';
@@ -69,6 +72,8 @@ export class CgroupIndex implements CgroupLookup {
   /** unnamed ids -> when they were last looked for: one /proc read per id and interval, not one per reset */
   private readonly tried = new Map<number, number>();
   private lastScan = -Infinity;
+  /** ms the last scan took (wall clock) */
+  private scanMs = 0;
   scans = 0;
 
   constructor(opts: CgroupIndexOptions = {}) {
@@ -93,6 +98,7 @@ export class CgroupIndex implements CgroupLookup {
     this.lastScan = now;
     this.scans++;
     if (this.root === null) return;
+    const started = performance.now();
     const stack: string[] = [''];
     let visited = 0;
     while (stack.length && visited < this.maxScanDirs) {
@@ -109,6 +115,7 @@ export class CgroupIndex implements CgroupLookup {
       }
       for (const d of entries) if (d.isDirectory()) stack.push(`${rel}/${d.name}`);
     }
+    this.scanMs = performance.now() - started;
   }
 
   nameOf(id: number, pid: number | null, now = Date.now()): CgroupName | null {
@@ -120,14 +127,14 @@ export class CgroupIndex implements CgroupLookup {
     }
     if (this.root === null || this.missed.has(id)) return null;
     const tried = this.tried.get(id);
-    if (tried !== undefined && now - tried < this.minRescanMs) return null;
+    if (tried !== undefined && now - tried < Math.max(this.minRescanMs, 20 * this.scanMs)) return null;
     if (this.tried.size >= 4096) this.tried.clear();
     this.tried.set(id, now);
     if (pid !== null) {
       const path = this.pathOfPid(pid);
       if (path !== null && inodeOf(this.root + (path === '/' ? '' : path)) === id) return this.add(id, path);
     }
-    if (now - this.lastScan < this.minRescanMs) return null;
+    if (now - this.lastScan < Math.max(this.minRescanMs, 20 * this.scanMs)) return null;
     this.scan(now);
     const found = this.names.get(id);
     if (found !== undefined) return found;
