@@ -13,8 +13,15 @@
  * bytes, and strings unique to the event (time, cookie) are copied character
  * by character when plain. test/unit/jsonl.test.ts holds it to JSON.stringify
  * of EVENT_FIELDS in order.
+ *
+ * On top of that, each buffer keeps per event kind the previous line as a
+ * template (LineTemplate): a storm's events of one kind differ in a few
+ * fields (time, a port, a thread, a cookie), so the next line is the
+ * template copied at once with only the changed values rewritten in place.
+ * A changed value of another byte length (or one the fast path cannot write)
+ * makes the line be written in full instead, which renews the template.
  */
-import { EVENT_FIELDS, EVENT_SCHEMA, type FieldSpec, type ResetEvent } from '../event.js';
+import { EVENT_FIELDS, EVENT_SCHEMA, KINDS, type FieldSpec, type ResetEvent } from '../event.js';
 
 /**
  * The longest string (escaped UTF-8 bytes) the fast path writes; a longer one
@@ -128,29 +135,88 @@ function storeBytes(text: string): string {
   return [...bytes].map((c, i) => `b[p${i ? ` + ${i}` : ''}] = ${c};`).join(' ') + ` p += ${bytes.length};`;
 }
 
-type WriteLine = (b: Uint8Array, p: number, e: ResetEvent) => number;
+type WriteLine = (b: Uint8Array, p: number, e: ResetEvent, t: LineTemplate) => number;
+/** Rewrites `t`'s changed values in the line just copied from it at `p`; -1: write the line in full instead. */
+type PatchLine = (b: Uint8Array, p: number, e: ResetEvent, t: LineTemplate) => number;
 
-function compile(): WriteLine {
+/**
+ * The last line written for one event kind, and where each value sits in it:
+ * what the next line of that kind is patched from.
+ */
+class LineTemplate {
+  /** the values the line holds, by schema index */
+  readonly vals: unknown[] = new Array<unknown>(EVENT_SCHEMA.length).fill(undefined);
+  /** start of each value's bytes in the line, and their length */
+  readonly offs = new Int32Array(EVENT_SCHEMA.length);
+  readonly lens = new Int32Array(EVENT_SCHEMA.length);
+  /** the line's bytes; `line` is a view of its first `length` bytes (empty: no template yet) */
+  private bytes = new Uint8Array(0);
+  line = new Uint8Array(0);
+
+  /** Keep b[from, to) (a line just written in full, with its offsets and values recorded) as the template. */
+  keep(b: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    if (this.bytes.length < n) this.bytes = new Uint8Array(Math.max(n, 1024));
+    this.bytes.set(b.subarray(from, to));
+    this.line = this.bytes.subarray(0, n);
+  }
+
+  drop(): void { this.line = this.bytes.subarray(0, 0); }
+}
+
+/**
+ * The full line writer, and the patcher of a copied template, both compiled
+ * from EVENT_SCHEMA. Unique fields (time, cookie) and lists are rewritten on
+ * every patch (a list may be the same array changed in place); the others
+ * only when their value is not the template's (`!==`).
+ */
+function compile(): { writeLine: WriteLine; patchLine: PatchLine } {
   const specs: readonly FieldSpec[] = EVENT_SCHEMA;
   // Each repeated-string field remembers its last value and bytes: in a storm
   // consecutive events share most of them, and `===` on the same string is
   // cheaper than a Map lookup.
   const memo: string[] = [];
-  const body = specs.map((f, i) => {
+  const full = specs.map((f, i) => {
     const key = storeBytes(`${i === 0 ? '{' : ','}${JSON.stringify(f.name)}:`);
-    if (f.type === 'integer') return `${key}\n    p = int(b, p, ${fieldAccess(f)});`;
-    if (f.type === 'string[]') return `${key}\n    p = list(b, p, ${fieldAccess(f)});`;
-    if (f.unique) return `${key}\n    p = uniq(b, p, ${fieldAccess(f)});`;
-    memo.push(`let v${i} = null, x${i} = bytesOf(null);`);
-    return `${key}\n    { const v = ${fieldAccess(f)}; if (v !== v${i}) { v${i} = v; x${i} = bytesOf(v); } p = put(b, p, x${i}); }`;
+    let value: string;
+    if (f.type === 'integer') value = `p = int(b, p, v);`;
+    else if (f.type === 'string[]') value = `p = list(b, p, v);`;
+    else if (f.unique) value = `p = uniq(b, p, v);`;
+    else {
+      memo.push(`let v${i} = null, x${i} = bytesOf(null);`);
+      value = `if (v !== v${i}) { v${i} = v; x${i} = bytesOf(v); } p = put(b, p, x${i});`;
+    }
+    return `${key}\n    { const v = ${fieldAccess(f)}; vals[${i}] = v; offs[${i}] = p - p0; ${value} lens[${i}] = p - p0 - offs[${i}]; }`;
   });
-  body.push(storeBytes('}\n'));
-  const source = `${memo.join('\n  ')}\n  return function writeJsonLine(b, p, e) {\n    ${body.join('\n    ')}\n    return p;\n  };`;
+  full.push(storeBytes('}\n'));
+  const patch = specs.map((f, i) => {
+    const always = f.unique === true || f.type === 'string[]';
+    const write = f.type === 'integer' ? 'int(b, a, v)' : f.type === 'string[]' ? 'list(b, a, v)' : f.unique ? 'uniq(b, a, v)' : 'put(b, a, bytesOf(v))';
+    const changed = always ? '' : `if (v !== vals[${i}]) `;
+    return `{ const v = ${fieldAccess(f)}; ${changed}{ vals[${i}] = v; const a = p + offs[${i}]; const q = ${write}; ` +
+      `if (q - a !== lens[${i}]) return -1; for (let k = a; k < q; k++) line[k - p] = b[k]; } }`;
+  });
+  const source = `${memo.join('\n  ')}
+  function writeJsonLine(b, p, e, t) {
+    const p0 = p, vals = t.vals, offs = t.offs, lens = t.lens;
+    ${full.join('\n    ')}
+    return p;
+  }
+  function patchJsonLine(b, p, e, t) {
+    const vals = t.vals, offs = t.offs, lens = t.lens, line = t.line;
+    b.set(line, p);
+    ${patch.join('\n    ')}
+    return p + line.length;
+  }
+  return { writeLine: writeJsonLine, patchLine: patchJsonLine };`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function('int', 'uniq', 'list', 'put', 'bytesOf', source)(int, uniq, list, put, bytesOf) as WriteLine;
+  return new Function('int', 'uniq', 'list', 'put', 'bytesOf', source)(int, uniq, list, put, bytesOf) as
+    { writeLine: WriteLine; patchLine: PatchLine };
 }
 
-const writeLine: WriteLine = compile();
+const { writeLine, patchLine } = compile();
+/** Kinds with a template of their own; any other kind's lines are written in full. */
+const TEMPLATE_KINDS: readonly string[] = KINDS;
 
 /** The reference form, for lines with a very long string: an object in contract order through JSON.stringify. */
 function slowLine(e: ResetEvent): string {
@@ -167,6 +233,9 @@ function slowLine(e: ResetEvent): string {
 export class JsonLinesBuffer {
   private buf: Buffer;
   private pos = 0;
+  private readonly templates = TEMPLATE_KINDS.map(() => new LineTemplate());
+  /** offsets only, never a template: for a kind outside KINDS */
+  private readonly other = new LineTemplate();
 
   /** `capacity`: bytes gathered before `full`; a line always fits behind it. */
   constructor(private readonly capacity = 1 << 20) {
@@ -180,13 +249,29 @@ export class JsonLinesBuffer {
   /** One event's line and its newline; `e` may be reused once this returns. */
   write(e: ResetEvent): void {
     if (this.buf.length - this.pos < LINE_MAX) this.grow(LINE_MAX); // `full` was not heeded
+    const t = this.templateOf(e.kind);
     tooLong = false;
-    const p = writeLine(this.buf, this.pos, e);
-    if (!tooLong) { this.pos = p; return; }
+    if (t.line.length > 0) {
+      const q = patchLine(this.buf, this.pos, e, t);
+      if (q >= 0) { this.pos = q; return; }
+      tooLong = false;
+    }
+    const p = writeLine(this.buf, this.pos, e, t);
+    if (!tooLong) {
+      if (t !== this.other) t.keep(this.buf, this.pos, p);
+      this.pos = p;
+      return;
+    }
     tooLong = false;
+    t.drop();
     const line = Buffer.from(slowLine(e));
     if (this.buf.length - this.pos < line.length) this.grow(line.length);
     this.pos += line.copy(this.buf, this.pos);
+  }
+
+  private templateOf(kind: unknown): LineTemplate {
+    for (let i = 0; i < TEMPLATE_KINDS.length; i++) if (kind === TEMPLATE_KINDS[i]) return this.templates[i];
+    return this.other;
   }
 
   /** The lines gathered: a view, valid until the next write or reset. */
