@@ -252,10 +252,10 @@ export async function exportTrace(path: string | readonly string[], format: Line
         // allocated or kept.
         const o = out;
         if (!o.closed) {
-          reader.forEachEvent((e) => {
+          reader.forEachEvent((e, ms, subNs) => {
             tick?.(1);
             if (filtering && !matchesFilter(e, filter)) { excluded++; return; }
-            lines.write(e);
+            lines.writeAt(e, ms, subNs);
             events++;
             if (lines.full) {
               writeSync(lines.bytes());

@@ -14,7 +14,7 @@ import { classifyInto, emptyVerdict, type Verdict } from './classify.js';
 import { AF_INET6, FLAG, KIND, RECORD_SIZE, decodeInto, emptyRecord, type RawRecord } from './decode.js';
 import { attributeInto, emptyOwner } from './enrich/attribution.js';
 import type { CgroupLookup, CgroupName } from './enrich/cgroup.js';
-import type { WallClock } from './enrich/clock.js';
+import { isoToMs, type WallClock } from './enrich/clock.js';
 import { ownerGroupOf, type OwnerGroup } from './enrich/container.js';
 import type { OwnerLookup } from './enrich/proc.js';
 import { stateBeforeReset, unreadBytes, unsentBytes } from './enrich/socket.js';
@@ -39,6 +39,13 @@ export interface PipelineDeps {
 export interface ResetCounter {
   count(kind: number, code: number, comm: string | null, group: OwnerGroup | null): void;
 }
+
+/**
+ * Gets each event that passes, valid during the call only; with its time as
+ * numbers, the same instant as `e.time`: `ms` since the epoch (NaN if not
+ * known) and `subNs`, the ns past that ms (-1 if not known).
+ */
+export type EventVisitor = (e: ResetEvent, ms: number, subNs: number) => void;
 
 export function emptyEvent(): ResetEvent {
   return {
@@ -70,7 +77,7 @@ export class Pipeline {
    * returns how many did. The event object is reused: a sink that keeps it
    * past the call copies it.
    */
-  eachEvent(batch: Uint8Array, records: number, visit: (e: ResetEvent) => void): number {
+  eachEvent(batch: Uint8Array, records: number, visit: EventVisitor): number {
     const dv = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
     return this.run(batchSize(batch, records), (i) => decodeInto(this.scratch, batch, dv, i * RECORD_SIZE), visit);
   }
@@ -114,12 +121,17 @@ export class Pipeline {
     return this.phantoms.flush().filter((e) => this.passes(e));
   }
 
-  private run(n: number, at: (i: number) => RawRecord, visit: (e: ResetEvent) => void): number {
+  private run(n: number, at: (i: number) => RawRecord, visit: EventVisitor): number {
     let passed = 0;
-    const emit = (e: ResetEvent): void => {
-      if (this.passes(e)) { visit(e); passed++; }
+    const clock = this.deps.clock;
+    // a held event's time is read back from its text (ms only: rare); a fresh one's is what the clock just wrote
+    const released = (e: ResetEvent): void => {
+      if (this.passes(e)) { visit(e, isoToMs(e.time), -1); passed++; }
     };
-    this.walk(n, at, emit, (r, v) => emit(this.fill(this.event, r, v)));
+    this.walk(n, at, released, (r, v) => {
+      const e = this.fill(this.event, r, v);
+      if (this.passes(e)) { visit(e, clock.lastMs, clock.lastSubNs); passed++; }
+    });
     return passed;
   }
 

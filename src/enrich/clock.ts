@@ -10,6 +10,12 @@ export class WallClock {
   private readonly offNsec: number;
   private cachedSec = -1;
   private cachedPrefix = '';
+  /** the millisecond of the last iso() that took the fast path, and its text up to the ms digits */
+  private cachedMs = NaN;
+  private cachedMsPrefix = '';
+  /** The time of the last iso(), as numbers: ms since the epoch, and ns past that ms (0-999999). */
+  lastMs = NaN;
+  lastSubNs = 0;
 
   /** @param bootToWallNs CLOCK_REALTIME - CLOCK_BOOTTIME, in ns */
   constructor(readonly bootToWallNs: bigint) {
@@ -26,8 +32,25 @@ export class WallClock {
   }
 
   iso(bootSec: number, bootNsec: number): string {
-    const [sec, nsec] = this.wall(bootSec, bootNsec);
-    return formatIsoNs(sec, nsec, this);
+    let sec = bootSec + this.offSec;
+    let nsec = bootNsec + this.offNsec;
+    if (nsec >= 1e9) { sec += 1; nsec -= 1e9; }
+    if (!(nsec >= 0 && nsec < 1e9 && (nsec | 0) === nsec && Number.isSafeInteger(sec))) {
+      this.lastMs = NaN;
+      return formatIsoNs(sec, nsec, this);
+    }
+    // formatIsoNs's text, from a per-millisecond prefix and two 3-digit groups: no number is printed per event
+    const msPart = Math.floor(nsec / 1e6);
+    const sub = nsec - msPart * 1e6;
+    const ms = sec * 1000 + msPart;
+    if (ms !== this.cachedMs) {
+      this.cachedMs = ms;
+      this.cachedMsPrefix = `${this.prefixFor(sec)}.${DIGITS3[msPart]}`;
+    }
+    this.lastMs = ms;
+    this.lastSubNs = sub;
+    const us = Math.floor(sub / 1000);
+    return this.cachedMsPrefix + DIGITS3[us] + DIGITS3[sub - us * 1000] + 'Z';
   }
 
   /** Events come in bursts within one second: the date part is built once per second. */
@@ -39,6 +62,9 @@ export class WallClock {
     return this.cachedPrefix;
   }
 }
+
+/** '000' to '999' */
+const DIGITS3: readonly string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
 
 export function formatIsoNs(sec: number, nsec: number, cache?: { prefixFor(sec: number): string }): string {
   const prefix = cache ? cache.prefixFor(sec) : new Date(sec * 1000).toISOString().slice(0, 19);

@@ -42,9 +42,10 @@ export function reportFiles(args: readonly string[], filter: EventFilter = {}, t
       let sinceTick = 0;
       try {
         // ReportBuilder keeps no event, so the reader's reused event object is fine here
-        reader.forEachEvent((e) => {
+        reader.forEachEvent((e, ms, subNs) => {
           if (filtering && !matchesFilter(e, filter)) excluded++;
-          else builder.add(e);
+          else if (Number.isNaN(ms)) builder.add(e);
+          else builder.addAt(e, ms, subNs);
           if (progress && ++sinceTick === PROGRESS_EVERY_EVENTS) { sinceTick = 0; progress.update(bytesBefore + reader.bytesRead); }
         });
       } finally {

@@ -121,13 +121,28 @@ export function summarize(events: Iterable<ResetEvent>, meta: ReportMeta): Repor
   return b.finish(meta);
 }
 
+/** One (pid, comm) pair's count: found again through a small cache keyed by pid, not a string key. */
+interface ProcessCell { pid: number | null; comm: string | null; count: number }
+/** One peer's count; the last two peers are remembered (a storm alternates between few). */
+interface PeerCell { raddr: string; count: number }
+
+/** Codes below this are counted in array slots; others (unknown codes) in Maps. */
+const CODE_SLOTS = 256;
+const PROCESS_CACHE = 64;
+
 export class ReportBuilder {
   private total = 0;
-  private readonly kinds = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
-  private readonly codes = new Map<number, number>();
-  private readonly processes = new Map<number | null, Map<string | null, number>>();
+  /** counts by index in KINDS */
+  private readonly kindCounts = new Float64Array(KINDS.length);
+  private readonly codeCounts = new Float64Array(CODE_SLOTS);
+  private readonly otherCodes = new Map<number, number>();
+  private readonly processes = new Map<number | null, Map<string | null, ProcessCell>>();
+  /** direct-mapped by pid: the cell last counted for that slot */
+  private readonly processCache: (ProcessCell | undefined)[] = new Array<ProcessCell | undefined>(PROCESS_CACHE);
   private unowned = 0;
-  private readonly peers = new Map<string, number>();
+  private readonly peers = new Map<string, PeerCell>();
+  private peerA: PeerCell | null = null;
+  private peerB: PeerCell | null = null;
   private readonly ports = new Map<number, number>();
   /** counts by local port, for ports 0-65535: an array, not a Map (a storm walks through thousands of ports) */
   private readonly portCounts = new Float64Array(65536);
@@ -144,7 +159,8 @@ export class ReportBuilder {
   private suspicious = 0;
   private readonly signals = new Map<string, number>();
   private readonly suspiciousPeers = new Map<string, number>();
-  /** code -> its slot in the per-bucket count arrays */
+  /** code -> its slot in the per-bucket count arrays: an array for codes below CODE_SLOTS (-1: none yet), a Map above */
+  private readonly smallCodeSlot = new Int32Array(CODE_SLOTS).fill(-1);
   private readonly codeSlot = new Map<number, number>();
   private slotCodes: number[] = [];
   /** time key (ms / resolution) -> count per code slot */
@@ -156,21 +172,68 @@ export class ReportBuilder {
   private resolution = 1;
   private firstMs = Infinity;
   private lastMs = -Infinity;
+  /** ns past the millisecond of firstTime / lastTime, when known (addAt); -1: compare the strings */
+  private firstSub = -1;
+  private lastSub = -1;
   private firstTime: string | null = null;
   private lastTime: string | null = null;
   private readonly clock = new IsoMsParser();
 
   add(e: ResetEvent): void {
-    this.total++;
-    if (e.kind in this.kinds) this.kinds[e.kind]++;
-    this.codes.set(e.code, (this.codes.get(e.code) ?? 0) + 1);
-    if (e.pid === null && e.comm === null) this.unowned++;
-    else {
-      let comms = this.processes.get(e.pid);
-      if (comms === undefined) this.processes.set(e.pid, (comms = new Map()));
-      comms.set(e.comm, (comms.get(e.comm) ?? 0) + 1);
+    const slot = this.count(e);
+    const ms = this.clock.parse(e.time);
+    if (Number.isNaN(ms)) return;
+    if (ms < this.firstMs || (ms === this.firstMs && e.time < (this.firstTime as string))) {
+      this.firstMs = ms;
+      this.firstTime = e.time;
+      this.firstSub = -1;
     }
-    this.peers.set(e.raddr, (this.peers.get(e.raddr) ?? 0) + 1);
+    if (ms > this.lastMs || (ms === this.lastMs && e.time > (this.lastTime as string))) {
+      this.lastMs = ms;
+      this.lastTime = e.time;
+      this.lastSub = -1;
+    }
+    this.addTime(ms, slot);
+  }
+
+  /**
+   * `add` for an event whose time the caller has as numbers: `ms` since the
+   * epoch and `subNs` (0-999999, or -1 if not known) past it, exactly what
+   * `e.time` says (the trace reader has them from the record). No string is
+   * parsed, and with `subNs` none is compared.
+   */
+  addAt(e: ResetEvent, ms: number, subNs: number): void {
+    const slot = this.count(e);
+    if (ms < this.firstMs || (ms === this.firstMs && this.earlier(subNs, e.time, this.firstSub, this.firstTime as string))) {
+      this.firstMs = ms;
+      this.firstTime = e.time;
+      this.firstSub = subNs;
+    }
+    if (ms > this.lastMs || (ms === this.lastMs && this.earlier(this.lastSub, this.lastTime as string, subNs, e.time))) {
+      this.lastMs = ms;
+      this.lastTime = e.time;
+      this.lastSub = subNs;
+    }
+    this.addTime(ms, slot);
+  }
+
+  /** a before b, within one millisecond: by the ns when both are known, else as `add` compares */
+  private earlier(aSub: number, a: string, bSub: number, b: string): boolean {
+    return aSub >= 0 && bSub >= 0 ? aSub < bSub : a < b;
+  }
+
+  /** Everything but the time; returns the event's code slot for the per-bucket counts. */
+  private count(e: ResetEvent): number {
+    this.total++;
+    const kind = e.kind;
+    for (let i = 0; i < KINDS.length; i++) if (kind === KINDS[i]) { this.kindCounts[i]++; break; }
+    const code = e.code;
+    const small = code >= 0 && code < CODE_SLOTS && (code | 0) === code;
+    if (small) this.codeCounts[code]++;
+    else bump(this.otherCodes, code);
+    if (e.pid === null && e.comm === null) this.unowned++;
+    else this.countProcess(e.pid, e.comm);
+    this.countPeer(e.raddr);
     const port = e.lport;
     if ((port & 0xffff) === port) this.portCounts[port]++;
     else this.ports.set(port, (this.ports.get(port) ?? 0) + 1);
@@ -184,24 +247,41 @@ export class ReportBuilder {
     if (e.cgroup !== null) bump(this.cgroups, e.cgroup);
     const ignored = e.kind === 'ignored';
     if (ignored || e.signals !== null) this.addSuspicious(e, ignored);
-    let slot = this.codeSlot.get(e.code);
-    if (slot === undefined) {
+    let slot = small ? this.smallCodeSlot[code] : (this.codeSlot.get(code) ?? -1);
+    if (slot < 0) {
       slot = this.slotCodes.length;
-      this.codeSlot.set(e.code, slot);
-      this.slotCodes.push(e.code);
+      if (small) this.smallCodeSlot[code] = slot; else this.codeSlot.set(code, slot);
+      this.slotCodes.push(code);
       this.runCounts.push(0);
     }
+    return slot;
+  }
 
-    const ms = this.clock.parse(e.time);
-    if (Number.isNaN(ms)) return;
-    if (ms < this.firstMs || (ms === this.firstMs && e.time < (this.firstTime as string))) {
-      this.firstMs = ms;
-      this.firstTime = e.time;
-    }
-    if (ms > this.lastMs || (ms === this.lastMs && e.time > (this.lastTime as string))) {
-      this.lastMs = ms;
-      this.lastTime = e.time;
-    }
+  private countProcess(pid: number | null, comm: string | null): void {
+    const at = pid === null ? 0 : (pid & (PROCESS_CACHE - 1));
+    const hit = this.processCache[at];
+    if (hit !== undefined && hit.pid === pid && hit.comm === comm) { hit.count++; return; }
+    let comms = this.processes.get(pid);
+    if (comms === undefined) this.processes.set(pid, (comms = new Map()));
+    let cell = comms.get(comm);
+    if (cell === undefined) comms.set(comm, (cell = { pid, comm, count: 0 }));
+    cell.count++;
+    this.processCache[at] = cell;
+  }
+
+  private countPeer(raddr: string): void {
+    const a = this.peerA;
+    if (a !== null && a.raddr === raddr) { a.count++; return; }
+    const b = this.peerB;
+    if (b !== null && b.raddr === raddr) { b.count++; this.peerB = a; this.peerA = b; return; }
+    let cell = this.peers.get(raddr);
+    if (cell === undefined) this.peers.set(raddr, (cell = { raddr, count: 0 }));
+    cell.count++;
+    this.peerB = a;
+    this.peerA = cell;
+  }
+
+  private addTime(ms: number, slot: number): void {
     let key = Math.floor(ms / this.resolution);
     if (key !== this.runKey) {
       this.endRun();
@@ -243,12 +323,14 @@ export class ReportBuilder {
     const top = meta.top ?? 10;
     const ports = [...this.ports].map(([lport, count]) => ({ lport, count }));
     for (let p = 0; p < 65536; p++) if (this.portCounts[p]) ports.push({ lport: p, count: this.portCounts[p] });
-    const byCode: CodeCount[] = RESET_CODES.map((c) => ({ code: c.code, key: c.key, name: c.name, count: this.codes.get(c.code) ?? 0 }));
-    for (const [code, count] of [...this.codes].sort((a, b) => a[0] - b[0])) {
+    const codes = new Map(this.otherCodes);
+    for (let c = 0; c < CODE_SLOTS; c++) if (this.codeCounts[c]) codes.set(c, this.codeCounts[c]);
+    const byCode: CodeCount[] = RESET_CODES.map((c) => ({ code: c.code, key: c.key, name: c.name, count: codes.get(c.code) ?? 0 }));
+    for (const [code, count] of [...codes].sort((a, b) => a[0] - b[0])) {
       if (!byCode.some((c) => c.code === code)) byCode.push({ code, key: 'unknown', name: 'a code this rstrace does not know', count });
     }
     const processes: ProcessCount[] = [];
-    for (const [pid, comms] of this.processes) for (const [comm, count] of comms) processes.push({ pid, comm, count });
+    for (const comms of this.processes.values()) for (const { pid, comm, count } of comms.values()) processes.push({ pid, comm, count });
     const remotePorts = portList(this.remotePortCounts, this.oddRemotePorts).map(([rport, count]) => ({ rport, count }));
     const servicePorts = portList(this.servicePortCounts, this.oddServicePorts).map(([port, count]) => ({ port, count }));
     const units = new Map<string, number>();
@@ -261,10 +343,10 @@ export class ReportBuilder {
       total: this.total,
       firstTime: this.firstTime,
       lastTime: this.lastTime,
-      byKind: { ...this.kinds },
+      byKind: Object.fromEntries(KINDS.map((k, i) => [k, this.kindCounts[i]])) as Record<Kind, number>,
       byCode,
       topProcesses: topOf(processes, top, (a, b) => cmp(a.comm ?? '', b.comm ?? '') || (a.pid ?? -1) - (b.pid ?? -1)),
-      topPeers: topOf([...this.peers].map(([raddr, count]) => ({ raddr, count })), top, (a, b) => cmp(a.raddr, b.raddr)),
+      topPeers: topOf([...this.peers.values()].map(({ raddr, count }) => ({ raddr, count })), top, (a, b) => cmp(a.raddr, b.raddr)),
       unowned: this.unowned,
       topLocalPorts: topOf(ports, top, (a, b) => a.lport - b.lport),
       topRemotePorts: topOf(remotePorts, top, (a, b) => a.rport - b.rport),

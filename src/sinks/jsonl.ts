@@ -123,6 +123,12 @@ function int(b: Uint8Array, p: number, v: number | null): number {
   return p + s.length;
 }
 
+/** '000'-'999' as ASCII, 3 bytes each */
+const DIGITS3 = new Uint8Array(3000);
+for (let v = 0; v < 1000; v++) for (let i = 0; i < 3; i++) DIGITS3[v * 3 + i] = `${v}`.padStart(3, '0').charCodeAt(i);
+/** 9999-12-31T23:59:59.999Z */
+const MAX_ISO_MS = 253402300799999;
+
 /** A field name as it may appear in generated code: a plain identifier. */
 export function fieldAccess(f: FieldSpec): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(f.name)) throw new Error(`event field name ${JSON.stringify(f.name)} is not an identifier`);
@@ -149,6 +155,8 @@ class LineTemplate {
   /** start of each value's bytes in the line, and their length */
   readonly offs = new Int32Array(EVENT_SCHEMA.length);
   readonly lens = new Int32Array(EVENT_SCHEMA.length);
+  /** the millisecond the template's time (schema field 0) is known to be of, when it was written from numbers; NaN: not known */
+  timeMs = NaN;
   /** the line's bytes; `line` is a view of its first `length` bytes (empty: no template yet) */
   private bytes = new Uint8Array(0);
   line = new Uint8Array(0);
@@ -159,6 +167,7 @@ class LineTemplate {
     if (this.bytes.length < n) this.bytes = new Uint8Array(Math.max(n, 1024));
     this.bytes.set(b.subarray(from, to));
     this.line = this.bytes.subarray(0, n);
+    this.timeMs = NaN;
   }
 
   drop(): void { this.line = this.bytes.subarray(0, 0); }
@@ -170,7 +179,7 @@ class LineTemplate {
  * every patch (a list may be the same array changed in place); the others
  * only when their value is not the template's (`!==`).
  */
-function compile(): { writeLine: WriteLine; patchLine: PatchLine } {
+function compile(): { writeLine: WriteLine; patchLine: PatchLine; patchAfterTime: PatchLine } {
   const specs: readonly FieldSpec[] = EVENT_SCHEMA;
   // Each repeated-string field remembers its last value and bytes: in a storm
   // consecutive events share most of them, and `===` on the same string is
@@ -193,8 +202,8 @@ function compile(): { writeLine: WriteLine; patchLine: PatchLine } {
     const always = f.unique === true || f.type === 'string[]';
     const write = f.type === 'integer' ? 'int(b, a, v)' : f.type === 'string[]' ? 'list(b, a, v)' : f.unique ? 'uniq(b, a, v)' : 'put(b, a, bytesOf(v))';
     const changed = always ? '' : `if (v !== vals[${i}]) `;
-    return `{ const v = ${fieldAccess(f)}; ${changed}{ vals[${i}] = v; const a = p + offs[${i}]; const q = ${write}; ` +
-      `if (q - a !== lens[${i}]) return -1; for (let k = a; k < q; k++) line[k - p] = b[k]; } }`;
+    return `{ const v = ${fieldAccess(f)}; ${changed}{ const a = p + offs[${i}]; const q = ${write}; ` +
+      `if (q - a !== lens[${i}]) return -1; vals[${i}] = v; for (let k = a; k < q; k++) line[k - p] = b[k]; } }`;
   });
   const source = `${memo.join('\n  ')}
   function writeJsonLine(b, p, e, t) {
@@ -208,13 +217,33 @@ function compile(): { writeLine: WriteLine; patchLine: PatchLine } {
     ${patch.join('\n    ')}
     return p + line.length;
   }
-  return { writeLine: writeJsonLine, patchLine: patchJsonLine };`;
+  function patchAfterTime(b, p, e, t) {
+    const vals = t.vals, offs = t.offs, lens = t.lens, line = t.line;
+    ${patch.slice(1).join('\n    ')}
+    return p + line.length;
+  }
+  return { writeLine: writeJsonLine, patchLine: patchJsonLine, patchAfterTime };`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function('int', 'uniq', 'list', 'put', 'bytesOf', source)(int, uniq, list, put, bytesOf) as
-    { writeLine: WriteLine; patchLine: PatchLine };
+    { writeLine: WriteLine; patchLine: PatchLine; patchAfterTime: PatchLine };
 }
 
-const { writeLine, patchLine } = compile();
+const { writeLine, patchLine, patchAfterTime } = compile();
+if (EVENT_SCHEMA[0].name !== 'time') throw new Error('the JSON encoder writes the time from numbers as the first field');
+/** `"time":"` + 30 characters + `"`: a canonical time's value is 32 bytes */
+const TIME_BYTES = 32;
+
+/** The ISO text up to the ms digits ("2026-11-26T07:00:00.123") of one ms since the epoch, as bytes; the last one is kept. */
+const msText = new Uint8Array(23);
+let msTextOf = NaN;
+function msPrefix(ms: number): Uint8Array {
+  if (ms !== msTextOf) {
+    const s = new Date(ms).toISOString(); // "YYYY-MM-DDTHH:MM:SS.mmmZ" for years 0-9999
+    for (let i = 0; i < 23; i++) msText[i] = s.charCodeAt(i);
+    msTextOf = ms;
+  }
+  return msText;
+}
 /** Kinds with a template of their own; any other kind's lines are written in full. */
 const TEMPLATE_KINDS: readonly string[] = KINDS;
 
@@ -252,9 +281,10 @@ export class JsonLinesBuffer {
     const t = this.templateOf(e.kind);
     tooLong = false;
     if (t.line.length > 0) {
+      t.timeMs = NaN; // the time is rewritten from e.time
       const q = patchLine(this.buf, this.pos, e, t);
       if (q >= 0) { this.pos = q; return; }
-      tooLong = false;
+      tooLong = false; // half patched: writeLine below renews the whole template
     }
     const p = writeLine(this.buf, this.pos, e, t);
     if (!tooLong) {
@@ -267,6 +297,43 @@ export class JsonLinesBuffer {
     const line = Buffer.from(slowLine(e));
     if (this.buf.length - this.pos < line.length) this.grow(line.length);
     this.pos += line.copy(this.buf, this.pos);
+  }
+
+  /**
+   * `write`, for an event whose time the caller has as numbers (an
+   * EventVisitor's `ms` and `subNs`, the same instant as `e.time`, which is
+   * then not read): the time's digits are written from them.
+   */
+  writeAt(e: ResetEvent, ms: number, subNs: number): void {
+    const t = this.templateOf(e.kind);
+    // only a canonical time (4-digit year, 9 fractional digits) is written from numbers
+    if (!(subNs >= 0 && subNs < 1e6 && (subNs | 0) === subNs && ms >= 0 && ms <= MAX_ISO_MS && t.line.length > 0 &&
+      t.lens[0] === TIME_BYTES)) { this.write(e); return; }
+    if (this.buf.length - this.pos < LINE_MAX) this.grow(LINE_MAX);
+    const b = this.buf;
+    const p = this.pos;
+    const line = t.line;
+    b.set(line, p);
+    // the time: `"` + 23 characters to the ms + 6 digits + `Z"`
+    let a = p + t.offs[0] + 1;
+    if (ms !== t.timeMs) {
+      const x = msPrefix(ms);
+      for (let i = 0; i < 23; i++) { b[a + i] = x[i]; line[a + i - p] = x[i]; }
+      b[a + 29] = line[a + 29 - p] = 90; // Z
+      t.timeMs = ms;
+    }
+    a += 23;
+    const hi = Math.floor(subNs / 1000);
+    const lo = subNs - hi * 1000;
+    const d = DIGITS3;
+    b[a] = line[a - p] = d[hi * 3]; b[a + 1] = line[a + 1 - p] = d[hi * 3 + 1]; b[a + 2] = line[a + 2 - p] = d[hi * 3 + 2];
+    b[a + 3] = line[a + 3 - p] = d[lo * 3]; b[a + 4] = line[a + 4 - p] = d[lo * 3 + 1]; b[a + 5] = line[a + 5 - p] = d[lo * 3 + 2];
+    t.vals[0] = undefined; // the template's time is now known by number only
+    tooLong = false;
+    const q = patchAfterTime(b, p, e, t);
+    if (q >= 0) { this.pos = q; return; }
+    t.drop(); // half patched: the line is written in full, and becomes the template
+    this.write(e);
   }
 
   private templateOf(kind: unknown): LineTemplate {

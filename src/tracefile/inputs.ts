@@ -7,6 +7,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResetEvent } from '../event.js';
+import type { EventVisitor } from '../pipeline.js';
 import { RstraceError } from '../errors.js';
 import { sumChecks } from '../completeness/summary.js';
 import { describeDamage, type TraceDamage, type TraceTrailer } from './format.js';
@@ -136,7 +137,7 @@ export class TraceSeries {
   }
 
   /** Every event, file after file; the event object is reused, as TraceReader.forEachEvent's. */
-  forEachEvent(visit: (e: ResetEvent) => void): void {
+  forEachEvent(visit: EventVisitor): void {
     while (this.current) {
       this.current.forEachEvent(visit);
       this.advance();

@@ -11,11 +11,11 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Unpackr as UnpackrClass } from 'msgpackr';
 import { RECORD_SIZE } from '../decode.js';
-import { WallClock } from '../enrich/clock.js';
+import { isoToMs, WallClock } from '../enrich/clock.js';
 import type { ResetEvent } from '../event.js';
 import { RstraceError } from '../errors.js';
 import { isEmptyFilter, matchesFilter } from '../filter.js';
-import { Pipeline } from '../pipeline.js';
+import { Pipeline, type EventVisitor } from '../pipeline.js';
 import {
   MAX_CGROUPS, MAX_OWNERS, RECORD_WORDS, TAG_BATCH, TAG_CGROUPS, TAG_END, TAG_FORGET_CGROUPS, TAG_FORGET_OWNERS, TAG_OWNERS,
   type TraceDamage, type TraceHeader, type TraceTrailer,
@@ -134,7 +134,7 @@ export class TraceReader {
   private endWith: { kind: 'end' } | { kind: TraceDamage['kind']; offset: number; detail: string } | null = null;
   private out: ResetEvent[] = [];
   /** set while forEachEvent runs */
-  private visit: ((e: ResetEvent) => void) | null = null;
+  private visit: EventVisitor | null = null;
 
   private constructor(private readonly source: ByteSource, private readonly name: string) {
     const header = this.readHeaderValue();
@@ -183,7 +183,7 @@ export class TraceReader {
    * (copy what you keep): no event is allocated, which is what makes
    * `report` fast.
    */
-  forEachEvent(visit: (e: ResetEvent) => void): void {
+  forEachEvent(visit: EventVisitor): void {
     this.visit = visit;
     try {
       while (this.nextBatch() !== null) { /* events go to visit, not to batches */ }
@@ -242,15 +242,15 @@ export class TraceReader {
   }
 
   /** One event of forEachEvent, within --count. */
-  private visitOne = (e: ResetEvent): void => {
+  private visitOne = (e: ResetEvent, ms: number, subNs: number): void => {
     if (this.ended || !this.visit) return;
     this.eventCount++;
-    this.visit(e);
+    this.visit(e, ms, subNs);
     if (this.header.limit !== null && this.eventCount >= this.header.limit) this.ended = true; // live stopped here (--count)
   };
 
   private emit(events: ResetEvent[]): void {
-    if (this.visit) { for (const e of events) this.visitOne(e); return; }
+    if (this.visit) { for (const e of events) this.visitOne(e, isoToMs(e.time), -1); return; }
     const limit = this.header.limit;
     if (limit !== null && this.eventCount + events.length >= limit) {
       events = events.slice(0, Math.max(0, limit - this.eventCount));

@@ -29,6 +29,8 @@ const ORDER = Uint8Array.from(WORD_ORDER);
 /** The delta references; one per side (writer and reader each keep their own). */
 export class RecordRefs {
   readonly words = new Uint32Array(SLOTS * RECORD_WORDS);
+  /** each slot's words, as views made once (a record is copied out with one native set) */
+  readonly slot: readonly Uint32Array[] = Array.from({ length: SLOTS }, (_, i) => this.words.subarray(i * RECORD_WORDS, (i + 1) * RECORD_WORDS));
 }
 
 /**
@@ -89,20 +91,24 @@ export function decodeRecords(refs: RecordRefs, src: Uint8Array, out: Uint32Arra
   while (pos < end) {
     if (r >= maxRecords) return `more than ${maxRecords} records in one batch`;
     // mask: up to 40 bits; lo gets bits 0-29, hi bits 30-39
-    let lo = 0;
+    let lo = src[pos];
     let hi = 0;
-    for (let shift = 0; ; shift += 7) {
-      if (pos >= end) return 'batch ends inside a record mask';
-      if (shift >= maxBits) return 'record mask too long';
-      const b = src[pos++] & 0x7f;
-      const more = src[pos - 1] & 0x80;
-      if (shift < 30) {
-        lo |= (b << shift) & 0x3fffffff;
-        if (shift + 7 > 30) hi |= b >>> (30 - shift);
-      } else hi |= b << (shift - 30);
-      if (!more) break;
+    if (lo < 0x80) pos++; // one byte: the storm's case (the words that change first in WORD_ORDER)
+    else {
+      lo = 0;
+      for (let shift = 0; ; shift += 7) {
+        if (pos >= end) return 'batch ends inside a record mask';
+        if (shift >= maxBits) return 'record mask too long';
+        const b = src[pos++] & 0x7f;
+        const more = src[pos - 1] & 0x80;
+        if (shift < 30) {
+          lo |= (b << shift) & 0x3fffffff;
+          if (shift + 7 > 30) hi |= b >>> (30 - shift);
+        } else hi |= b << (shift - 30);
+        if (!more) break;
+      }
+      if (hi >>> (maxBits - 30)) return 'record mask names a word past the record';
     }
-    if (hi >>> (maxBits - 30)) return 'record mask names a word past the record';
     const slot = lo & (SLOTS - 1);
     const rb = slot * RECORD_WORDS;
     const base = r * RECORD_WORDS;
@@ -113,21 +119,26 @@ export function decodeRecords(refs: RecordRefs, src: Uint8Array, out: Uint32Arra
       while (m !== 0) {
         const i = first + 31 - Math.clz32(m & -m);
         m &= m - 1;
-        let z = 0;
-        for (let shift = 0; ; shift += 7) {
-          if (pos >= end) return 'batch ends inside a record';
-          const b = src[pos++];
-          if (shift === 28 && b > 0x0f) return 'varint longer than 32 bits';
-          z |= (b & 0x7f) << shift;
-          if (b < 0x80) break;
+        if (pos >= end) return 'batch ends inside a record';
+        let z = src[pos++];
+        if (z >= 0x80) {
+          z &= 0x7f;
+          for (let shift = 7; ; shift += 7) {
+            if (pos >= end) return 'batch ends inside a record';
+            const b = src[pos++];
+            if (shift === 28 && b > 0x0f) return 'varint longer than 32 bits';
+            z |= (b & 0x7f) << shift;
+            if (b < 0x80) break;
+          }
+          z >>>= 0;
         }
-        z >>>= 0;
         const w = rb + ORDER[i];
         ref[w] = (ref[w] + ((z >>> 1) ^ -(z & 1))) >>> 0;
       }
+      if (hi === 0) break;
     }
-    for (let w = 0; w < RECORD_WORDS; w++) out[base + w] = ref[rb + w];
-    if (((out[base + kindWord] >>> kindShift) & (SLOTS - 1)) !== slot) return 'record kind does not match its reference slot';
+    if (((ref[rb + kindWord] >>> kindShift) & (SLOTS - 1)) !== slot) return 'record kind does not match its reference slot';
+    out.set(refs.slot[slot], base);
     r++;
   }
   return r;
