@@ -77,14 +77,21 @@ export function u64(dv: DataView, off: number): number {
 
 const v4Cache = new Map<number, string>();
 
+/** the last address decoded: a storm repeats one or two, and this is cheaper than the Map */
+let v4LastKey = -1;
+let v4Last = '';
+
 function ipv4(dv: DataView, off: number): string {
   const key = dv.getUint32(off, false);
+  if (key === v4LastKey) return v4Last;
   let s = v4Cache.get(key);
   if (s === undefined) {
     s = `${key >>> 24}.${(key >>> 16) & 255}.${(key >>> 8) & 255}.${key & 255}`;
     if (v4Cache.size > 65536) v4Cache.clear();
     v4Cache.set(key, s);
   }
+  v4LastKey = key;
+  v4Last = s;
   return s;
 }
 
