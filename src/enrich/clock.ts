@@ -51,7 +51,7 @@ export class WallClock {
     this.lastSubNs = sub;
     const us = Math.floor(sub / 1000);
     // the short tail first: under 13 characters V8 copies it flat, so the result is one concatenation, not three
-    return this.cachedMsPrefix + (DIGITS3[us] + DIGITS3[sub - us * 1000] + 'Z');
+    return this.cachedMsPrefix + (DIGITS3[us] + DIGITS3_Z[sub - us * 1000]);
   }
 
   /** Events come in bursts within one second: the date part is built once per second. */
@@ -66,6 +66,8 @@ export class WallClock {
 
 /** '000' to '999' */
 const DIGITS3: readonly string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+/** '000Z' to '999Z' */
+const DIGITS3_Z: readonly string[] = DIGITS3.map((d) => `${d}Z`);
 
 export function formatIsoNs(sec: number, nsec: number, cache?: { prefixFor(sec: number): string }): string {
   const prefix = cache ? cache.prefixFor(sec) : new Date(sec * 1000).toISOString().slice(0, 19);

@@ -199,9 +199,10 @@ function compile(): { writeLine: WriteLine; patchLine: PatchLine; patchAfterTime
   });
   full.push(storeBytes('}\n'));
   const patch = specs.map((f, i) => {
+    // a unique string or a list is rewritten unless it is null here and in the template (a list may be changed in place)
     const always = f.unique === true || f.type === 'string[]';
     const write = f.type === 'integer' ? 'int(b, a, v)' : f.type === 'string[]' ? 'list(b, a, v)' : f.unique ? 'uniq(b, a, v)' : 'put(b, a, bytesOf(v))';
-    const changed = always ? '' : `if (v !== vals[${i}]) `;
+    const changed = always ? `if (v !== null || vals[${i}] !== null) ` : `if (v !== vals[${i}]) `;
     return `{ const v = ${fieldAccess(f)}; ${changed}{ const a = p + offs[${i}]; const q = ${write}; ` +
       `if (q - a !== lens[${i}]) return -1; vals[${i}] = v; for (let k = a; k < q; k++) line[k - p] = b[k]; } }`;
   });
