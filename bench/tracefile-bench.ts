@@ -9,6 +9,7 @@
  * as "before". --write puts the figures in bench/RESULTS.md (its own section;
  * `make bench` does this).
  */
+import { execFileSync } from 'node:child_process';
 import { statSync, unlinkSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -45,8 +46,11 @@ interface Code {
   TraceReader: typeof readerNow.TraceReader;
 }
 const variants: Code[] = [{ name: 'now', ...exportNow, ...reportNow, ...readerNow }];
+/** the commit of the --compare checkout, for the text */
+let before = '';
 if (compare) {
   const root = resolve(compare);
+  try { before = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { before = root; }
   const [e, r, t] = await Promise.all([import(`${root}/src/export.ts`), import(`${root}/src/report/run.ts`), import(`${root}/src/tracefile/reader.ts`)]);
   variants.unshift({ name: 'before', ...(e as typeof exportNow), ...(r as typeof reportNow), ...(t as typeof readerNow) });
 }
@@ -136,7 +140,7 @@ if (write) {
     tracefile: [
       TRACEFILE_HEADING, '',
       `${new Date().toISOString().slice(0, 10)}, Linux ${release()}, ${cpus()[0]?.model ?? '?'} (${cpus().length} cores, shared).`,
-      `Command: \`npx tsx bench/tracefile-bench.ts ${count}${rounds !== 3 ? ` --rounds ${rounds}` : ''}${compare ? ' --compare BEFORE' : ''}\` (also run by \`make bench\`). A synthetic storm of refused connects`,
+      `Command: \`npx tsx bench/tracefile-bench.ts ${count}${rounds !== 3 ? ` --rounds ${rounds}` : ''}${compare ? ' --compare BEFORE' : ''}\` (also run by \`make bench\`${compare ? `; BEFORE: a worktree of ${before}` : ''}). A synthetic storm of refused connects`,
       'in trace format 2 (per connect a socket-less `sent` NO_SOCKET record and a `received` SYN_SENT record, one process with',
       'two threads, ports and cookies counting up, 1.5-5.5 us apart, 4,096-record batches), written with the live writer, then',
       'read back by `report` and `export --format jsonl` (to /dev/null), which classify every record through the live Pipeline.',
