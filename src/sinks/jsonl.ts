@@ -142,8 +142,8 @@ function storeBytes(text: string): string {
 }
 
 type WriteLine = (b: Uint8Array, p: number, e: ResetEvent, t: LineTemplate) => number;
-/** Rewrites `t`'s changed values in the line just copied from it at `p`; -1: write the line in full instead. */
-type PatchLine = (b: Uint8Array, p: number, e: ResetEvent, t: LineTemplate) => number;
+/** Rewrites `t`'s changed values in place; -1: a value's length changed, `t` is spoilt: write the line in full instead. */
+type PatchLine = (e: ResetEvent, t: LineTemplate) => number;
 
 /**
  * The last line written for one event kind, and where each value sits in it:
@@ -157,14 +157,18 @@ class LineTemplate {
   readonly lens = new Int32Array(EVENT_SCHEMA.length);
   /** the millisecond the template's time (schema field 0) is known to be of, when it was written from numbers; NaN: not known */
   timeMs = NaN;
-  /** the line's bytes; `line` is a view of its first `length` bytes (empty: no template yet) */
-  private bytes = new Uint8Array(0);
+  /**
+   * The line's bytes, patched in place (room for any line of the fast
+   * path, so a value that grows is written in bounds before it is found
+   * too long); `line` is a view of the line itself (empty: no template yet).
+   */
+  bytes = new Uint8Array(0);
   line = new Uint8Array(0);
 
   /** Keep b[from, to) (a line just written in full, with its offsets and values recorded) as the template. */
   keep(b: Uint8Array, from: number, to: number): void {
     const n = to - from;
-    if (this.bytes.length < n) this.bytes = new Uint8Array(Math.max(n, 1024));
+    if (this.bytes.length < LINE_MAX) this.bytes = new Uint8Array(LINE_MAX);
     this.bytes.set(b.subarray(from, to));
     this.line = this.bytes.subarray(0, n);
     this.timeMs = NaN;
@@ -203,8 +207,8 @@ function compile(): { writeLine: WriteLine; patchLine: PatchLine; patchAfterTime
     const always = f.unique === true || f.type === 'string[]';
     const write = f.type === 'integer' ? 'int(b, a, v)' : f.type === 'string[]' ? 'list(b, a, v)' : f.unique ? 'uniq(b, a, v)' : 'put(b, a, bytesOf(v))';
     const changed = always ? `if (v !== null || vals[${i}] !== null) ` : `if (v !== vals[${i}]) `;
-    return `{ const v = ${fieldAccess(f)}; ${changed}{ const a = p + offs[${i}]; const q = ${write}; ` +
-      `if (q - a !== lens[${i}]) return -1; vals[${i}] = v; for (let k = a; k < q; k++) line[k - p] = b[k]; } }`;
+    return `{ const v = ${fieldAccess(f)}; ${changed}{ const a = offs[${i}]; const q = ${write}; ` +
+      `if (q - a !== lens[${i}]) return -1; vals[${i}] = v; } }`;
   });
   const source = `${memo.join('\n  ')}
   function writeJsonLine(b, p, e, t) {
@@ -212,16 +216,15 @@ function compile(): { writeLine: WriteLine; patchLine: PatchLine; patchAfterTime
     ${full.join('\n    ')}
     return p;
   }
-  function patchJsonLine(b, p, e, t) {
-    const vals = t.vals, offs = t.offs, lens = t.lens, line = t.line;
-    b.set(line, p);
+  function patchJsonLine(e, t) {
+    const vals = t.vals, offs = t.offs, lens = t.lens, b = t.bytes;
     ${patch.join('\n    ')}
-    return p + line.length;
+    return 0;
   }
-  function patchAfterTime(b, p, e, t) {
-    const vals = t.vals, offs = t.offs, lens = t.lens, line = t.line;
+  function patchAfterTime(e, t) {
+    const vals = t.vals, offs = t.offs, lens = t.lens, b = t.bytes;
     ${patch.slice(1).join('\n    ')}
-    return p + line.length;
+    return 0;
   }
   return { writeLine: writeJsonLine, patchLine: patchJsonLine, patchAfterTime };`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
@@ -283,8 +286,7 @@ export class JsonLinesBuffer {
     tooLong = false;
     if (t.line.length > 0) {
       t.timeMs = NaN; // the time is rewritten from e.time
-      const q = patchLine(this.buf, this.pos, e, t);
-      if (q >= 0) { this.pos = q; return; }
+      if (patchLine(e, t) === 0) { this.copyLine(t); return; }
       tooLong = false; // half patched: writeLine below renews the whole template
     }
     const p = writeLine(this.buf, this.pos, e, t);
@@ -310,31 +312,32 @@ export class JsonLinesBuffer {
     // only a canonical time (4-digit year, 9 fractional digits) is written from numbers
     if (!(subNs >= 0 && subNs < 1e6 && (subNs | 0) === subNs && ms >= 0 && ms <= MAX_ISO_MS && t.line.length > 0 &&
       t.lens[0] === TIME_BYTES)) { this.write(e); return; }
-    if (this.buf.length - this.pos < LINE_MAX) this.grow(LINE_MAX);
-    const b = this.buf;
-    const p = this.pos;
-    const line = t.line;
-    b.set(line, p);
-    // the time: `"` + 23 characters to the ms + 6 digits + `Z"`
-    let a = p + t.offs[0] + 1;
+    // the time in the template: `"` + 23 characters to the ms + 6 digits + `Z"`
+    const b = t.bytes;
+    let a = t.offs[0] + 1;
     if (ms !== t.timeMs) {
-      const x = msPrefix(ms);
-      for (let i = 0; i < 23; i++) { b[a + i] = x[i]; line[a + i - p] = x[i]; }
-      b[a + 29] = line[a + 29 - p] = 90; // Z
+      b.set(msPrefix(ms), a);
+      b[a + 29] = 90; // Z
       t.timeMs = ms;
     }
     a += 23;
-    const hi = Math.floor(subNs / 1000);
-    const lo = subNs - hi * 1000;
+    const hi = Math.floor(subNs / 1000) * 3;
+    const lo = (subNs % 1000) * 3;
     const d = DIGITS3;
-    b[a] = line[a - p] = d[hi * 3]; b[a + 1] = line[a + 1 - p] = d[hi * 3 + 1]; b[a + 2] = line[a + 2 - p] = d[hi * 3 + 2];
-    b[a + 3] = line[a + 3 - p] = d[lo * 3]; b[a + 4] = line[a + 4 - p] = d[lo * 3 + 1]; b[a + 5] = line[a + 5 - p] = d[lo * 3 + 2];
+    b[a] = d[hi]; b[a + 1] = d[hi + 1]; b[a + 2] = d[hi + 2];
+    b[a + 3] = d[lo]; b[a + 4] = d[lo + 1]; b[a + 5] = d[lo + 2];
     t.vals[0] = undefined; // the template's time is now known by number only
     tooLong = false;
-    const q = patchAfterTime(b, p, e, t);
-    if (q >= 0) { this.pos = q; return; }
+    if (patchAfterTime(e, t) === 0) { this.copyLine(t); return; }
     t.drop(); // half patched: the line is written in full, and becomes the template
     this.write(e);
+  }
+
+  /** The patched template as the next line. */
+  private copyLine(t: LineTemplate): void {
+    if (this.buf.length - this.pos < LINE_MAX) this.grow(LINE_MAX); // `full` was not heeded
+    this.buf.set(t.line, this.pos);
+    this.pos += t.line.length;
   }
 
   private templateOf(kind: unknown): LineTemplate {
