@@ -19,8 +19,25 @@ const NICE_BUCKETS_MS = [
 ];
 
 
-/** The fields of Report this reference knows (report sections added later are compared elsewhere). */
-export type ReferenceReport = Pick<Report, 'files' | 'total' | 'firstTime' | 'lastTime' | 'byKind' | 'byCode' | 'topProcesses' | 'topPeers' | 'topLocalPorts' | 'distinct' | 'overTime' | 'lost' | 'filtered' | 'excluded' | 'truncated' | 'countersIncomplete'>;
+/** Report as it was then: the fields this reference knows (later sections are held to the string path instead). */
+export interface ReferenceReport {
+  files: string[];
+  total: number;
+  firstTime: string | null;
+  lastTime: string | null;
+  byKind: Report['byKind'];
+  byCode: CodeCount[];
+  topProcesses: ProcessCount[];
+  topPeers: Report['topPeers'];
+  topLocalPorts: Report['topLocalPorts'];
+  distinct: { processes: number; peers: number; localPorts: number };
+  overTime: { start: string | null; bucketMs: number; counts: number[] };
+  lost: number;
+  filtered: number;
+  excluded: number;
+  truncated: boolean;
+  countersIncomplete: boolean;
+}
 
 export function referenceSummary(events: Iterable<ResetEvent>, meta: ReportMeta): ReferenceReport {
   const b = new ReferenceReportBuilder();
@@ -53,9 +70,12 @@ class ReferenceReportBuilder {
     this.total++;
     if (e.kind in this.kinds) this.kinds[e.kind]++;
     this.codes.set(e.code, (this.codes.get(e.code) ?? 0) + 1);
-    let comms = this.processes.get(e.pid);
-    if (comms === undefined) this.processes.set(e.pid, (comms = new Map()));
-    comms.set(e.comm, (comms.get(e.comm) ?? 0) + 1);
+    // events with neither pid nor comm are the report's `unowned` since, not a process
+    if (e.pid !== null || e.comm !== null) {
+      let comms = this.processes.get(e.pid);
+      if (comms === undefined) this.processes.set(e.pid, (comms = new Map()));
+      comms.set(e.comm, (comms.get(e.comm) ?? 0) + 1);
+    }
     this.peers.set(e.raddr, (this.peers.get(e.raddr) ?? 0) + 1);
     const port = e.lport;
     if ((port & 0xffff) === port) this.portCounts[port]++;
@@ -127,7 +147,7 @@ class ReferenceReportBuilder {
     this.times = coarse;
   }
 
-  private buckets(): Report['overTime'] {
+  private buckets(): ReferenceReport['overTime'] {
     if (this.times.size === 0) return { start: null, bucketMs: 0, counts: [] };
     const r = this.resolution;
     const from = Math.floor(this.firstMs / r) * r;

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { EVENT_FIELDS, type ResetEvent } from '../../src/event.js';
 import { exportTrace, fileOutput } from '../../src/export.js';
 import { reportFiles } from '../../src/report/run.js';
-import { summarize } from '../../src/report/summarize.js';
+import { summarize, type Report } from '../../src/report/summarize.js';
 import { JsonLinesBuffer } from '../../src/sinks/jsonl.js';
 import { readTraceFile, TraceReader } from '../../src/tracefile/reader.js';
 import { referenceSummary, type ReferenceReport } from '../helpers/reference-report.js';
@@ -40,11 +40,15 @@ async function exported(path: string): Promise<string> {
   return readFileSync(out, 'utf8');
 }
 
-function pick(report: ReferenceReport): ReferenceReport {
-  const { files, total, firstTime, lastTime, byKind, byCode, topProcesses, topPeers, topLocalPorts, distinct, overTime, lost,
-    filtered, excluded, truncated, countersIncomplete } = report;
-  return { files, total, firstTime, lastTime, byKind, byCode, topProcesses, topPeers, topLocalPorts, distinct, overTime, lost,
-    filtered, excluded, truncated, countersIncomplete };
+/** The new report seen with the reference's fields only. */
+function pick(r: Report): ReferenceReport {
+  return {
+    files: r.files, total: r.total, firstTime: r.firstTime, lastTime: r.lastTime, byKind: r.byKind, byCode: r.byCode,
+    topProcesses: r.topProcesses, topPeers: r.topPeers, topLocalPorts: r.topLocalPorts,
+    distinct: { processes: r.distinct.processes, peers: r.distinct.peers, localPorts: r.distinct.localPorts },
+    overTime: { start: r.overTime.start, bucketMs: r.overTime.bucketMs, counts: r.overTime.counts },
+    lost: r.lost, filtered: r.filtered, excluded: r.excluded, truncated: r.truncated, countersIncomplete: r.countersIncomplete,
+  };
 }
 
 describe('offline fast path equals the reference', () => {
