@@ -91,6 +91,10 @@ static __always_inline struct rst_record *reserve(__u8 kind, __u8 hook)
 	e->reason = RST_REASON_NONE;
 	e->flags = 0;
 	e->_pad = 0;
+	e->seq = 0;
+	e->ack_seq = 0;
+	e->rcv_nxt = 0;
+	e->rcv_wnd = 0;
 	return e;
 }
 

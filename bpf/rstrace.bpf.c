@@ -10,7 +10,9 @@
  * the reset, flags, queues) and counts every record it could not deliver.
  * This file holds the programs; the rooms they use live beside it:
  * record.bpf.h (fill and deliver a record), owner.bpf.h (who owns a socket),
- * handoff.bpf.h (per-CPU hand-off between hooks), sock.bpf.h (predicates).
+ * handoff.bpf.h (per-CPU hand-off between hooks), sock.bpf.h (predicates),
+ * segment.bpf.h (a RST's headers from an skb), firewall.bpf.h (RSTs no
+ * socket sent), ignored.bpf.h (RSTs the kernel refused).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -23,6 +25,8 @@
 #include "handoff.bpf.h"
 #include "record.bpf.h"
 #include "netns-count.bpf.h"
+#include "firewall.bpf.h"
+#include "ignored.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -67,6 +71,9 @@ int handle_send_reset(__u64 *ctx)
 	} else {
 		fill_sock_none(e);
 	}
+	/* The RST answering this segment is queued next, on this CPU. */
+	if (skb)
+		remember_stack_rst(rst_tuple_key((__u32 *)e->laddr, (__u32 *)e->raddr, e->lport, e->rport));
 	submit(e);
 	return 0;
 }
@@ -86,7 +93,38 @@ int handle_receive_reset(__u64 *ctx)
 	fill_addrs_sk(e, sk);
 	fill_sock(e, sk);
 	remember_reset(e->cookie);
+	/* The hook has no segment: the RST it accepted carried rcv_nxt (RFC 5961). */
+	if (e->flags & RST_F_FULLSOCK) {
+		struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+
+		if (tp) {
+			e->seq = tp->rcv_nxt;
+			e->rcv_nxt = tp->rcv_nxt;
+			e->rcv_wnd = tp->rcv_wnd;
+			e->flags |= RST_F_SEQ;
+		}
+	}
 	submit(e);
+	return 0;
+}
+
+/* Firewall-made RSTs (firewall.bpf.h): optional, per packet sent. */
+SEC("tp_btf/net_dev_queue")
+int handle_net_dev_queue(__u64 *ctx)
+{
+	firewall_rst((struct sk_buff *)ctx[0]);
+	return 0;
+}
+
+/* RSTs the kernel refused, and the one that kills a TIME_WAIT stand-in (ignored.bpf.h). */
+SEC("tp_btf/kfree_skb")
+int handle_kfree_skb(__u64 *ctx)
+{
+	struct sock *sk = (struct sock *)ctx[3];
+
+	if (!sk)
+		return 0;
+	freed_rst((struct sk_buff *)ctx[0], (__u32)ctx[2], sk);
 	return 0;
 }
 

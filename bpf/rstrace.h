@@ -32,6 +32,8 @@ enum rst_hook {
 	RST_HOOK_SEND_RESET = 1,
 	RST_HOOK_RECEIVE_RESET = 2,
 	RST_HOOK_SET_STATE = 3,
+	RST_HOOK_NET_DEV_QUEUE = 4, /* a RST no TCP socket sent: a firewall rule's (nf_send_reset) */
+	RST_HOOK_KFREE_SKB = 5,     /* a RST segment freed with its socket: refused, or a TIME_WAIT killed */
 };
 
 /* Facts the classifier needs that are cheaper to test in the kernel. */
@@ -50,10 +52,12 @@ enum rst_flag {
 	RST_F_PREV_STATE = 1 << 11,   /* `prev_state` was remembered from the CLOSE transition */
 	RST_F_RCV_SHUTDOWN = 1 << 12, /* receive side shut down (after close() or shutdown()) */
 	RST_F_OWNER_LISTENER = 1 << 13, /* owner_* is the process that listens on lport */
+	RST_F_SEQ = 1 << 14,          /* seq, ack_seq, rcv_nxt, rcv_wnd are valid */
+	RST_F_DROP_REASON = 1 << 15,  /* `reason` is the kernel's skb_drop_reason, not sk_rst_reason */
 };
 
 /* One record per event. Fixed size, explicit widths and padding. The trace
- * file stores these 152 bytes as they are: a change here is a format change. */
+ * file stores these 168 bytes as they are: a change here is a format change. */
 struct rst_record {
 	__u64 ts_ns;                  /*   0: bpf_ktime_get_boot_ns() */
 	__u64 cookie;                 /*   8: socket cookie, 0 if no socket */
@@ -85,7 +89,14 @@ struct rst_record {
 	__u32 _pad;                   /* 116: always 0 */
 	char owner_comm[RST_COMM_LEN]; /* 120 */
 	char ctx_comm[RST_COMM_LEN];  /* 136 */
-};                                    /* 152 */
+	/* Sequence space, with RST_F_SEQ: a received RST's own seq and ack_seq
+	 * (kfree_skb), or for an accepted one (tcp_receive_reset, which has no
+	 * segment) rcv_nxt as its seq; the socket's receive window beside it. */
+	__u32 seq;                    /* 152 */
+	__u32 ack_seq;                /* 156 */
+	__u32 rcv_nxt;                /* 160 */
+	__u32 rcv_wnd;                /* 164 */
+};                                    /* 168 */
 
 /* Per-CPU counters: every reason a record may not reach user space. */
 enum rst_counter {
@@ -134,7 +145,11 @@ RST_AT(syscall, 112);
 RST_AT(_pad, 116);
 RST_AT(owner_comm, 120);
 RST_AT(ctx_comm, 136);
-RST_STATIC_ASSERT(sizeof(struct rst_record) == 152, "rst_record is 152 bytes");
+RST_AT(seq, 152);
+RST_AT(ack_seq, 156);
+RST_AT(rcv_nxt, 160);
+RST_AT(rcv_wnd, 164);
+RST_STATIC_ASSERT(sizeof(struct rst_record) == 168, "rst_record is 168 bytes");
 #undef RST_AT
 
 #endif /* RSTRACE_H */

@@ -28,7 +28,7 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   OFF(reason); OFF(owner_pid); OFF(owner_tid); OFF(ctx_pid); OFF(ctx_tid); OFF(unread);
   OFF(unsent); OFF(lport); OFF(rport); OFF(family); OFF(kind); OFF(state); OFF(prev_state);
   OFF(tcp_flags); OFF(sk_err); OFF(probes); OFF(flags); OFF(hook); OFF(old_state); OFF(syscall);
-  OFF(_pad); OFF(owner_comm); OFF(ctx_comm);
+  OFF(_pad); OFF(owner_comm); OFF(ctx_comm); OFF(seq); OFF(ack_seq); OFF(rcv_nxt); OFF(rcv_wnd);
 #undef OFF
   o.Set("size", Napi::Number::New(env, sizeof(struct rst_record)));
   o.Set("offsets", off);

@@ -23,7 +23,7 @@ export const DECODED_WIDTHS: { readonly [K in Field]: number } = {
   ts_ns: 8, cookie: 8, cgroup_id: 8, ino: 8, laddr: 16, raddr: 16, netns: 4, reason: 4, owner_pid: 4,
   owner_tid: 4, ctx_pid: 4, ctx_tid: 4, unread: 4, unsent: 4, lport: 2, rport: 2, family: 2, kind: 1,
   state: 1, prev_state: 1, tcp_flags: 1, sk_err: 1, probes: 1, flags: 2, hook: 1, old_state: 1, syscall: 4,
-  owner_comm: CONST.COMM_LEN, ctx_comm: CONST.COMM_LEN,
+  owner_comm: CONST.COMM_LEN, ctx_comm: CONST.COMM_LEN, seq: 4, ack_seq: 4, rcv_nxt: 4, rcv_wnd: 4,
 };
 
 export const REASON_NONE = CONST.REASON_NONE;
@@ -65,6 +65,11 @@ export interface RawRecord {
   hook: number;
   oldState: number;
   syscall: number;
+  /** with FLAG.SEQ: the RST's sequence and ACK numbers, the socket's rcv_nxt and receive window */
+  seq: number;
+  ackSeq: number;
+  rcvNxt: number;
+  rcvWnd: number;
 }
 
 const TWO32 = 4294967296;
@@ -167,7 +172,7 @@ export function emptyRecord(): RawRecord {
     bootSec: 0, bootNsec: 0, cookie: '', cgroupId: 0, ino: 0, family: 0, laddr: '', raddr: '', lport: 0,
     rport: 0, netns: 0, reason: 0, ownerPid: 0, ownerTid: 0, ownerComm: '', ctxPid: 0, ctxTid: 0,
     ctxComm: '', unread: 0, unsent: 0, kind: 0, state: 0, prevState: 0, tcpFlags: 0, skErr: 0, probes: 0,
-    flags: 0, hook: 0, oldState: 0, syscall: 0,
+    flags: 0, hook: 0, oldState: 0, syscall: 0, seq: 0, ackSeq: 0, rcvNxt: 0, rcvWnd: 0,
   };
 }
 
@@ -213,6 +218,10 @@ export function decodeInto(r: RawRecord, bytes: Uint8Array, dv: DataView, base: 
   r.hook = dv.getUint8(base + O.hook);
   r.oldState = dv.getUint8(base + O.old_state);
   r.syscall = dv.getUint32(base + O.syscall, true);
+  r.seq = dv.getUint32(base + O.seq, true);
+  r.ackSeq = dv.getUint32(base + O.ack_seq, true);
+  r.rcvNxt = dv.getUint32(base + O.rcv_nxt, true);
+  r.rcvWnd = dv.getUint32(base + O.rcv_wnd, true);
   return r;
 }
 

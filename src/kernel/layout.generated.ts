@@ -3,7 +3,7 @@
 // 'make build'. test/unit/decode.test.ts checks that this file is what the build generates.
 
 /** sizeof(struct rst_record) */
-export const RECORD_SIZE = 152;
+export const RECORD_SIZE = 168;
 
 /** struct rst_record: byte offset and width of every member */
 export const RECORD_FIELDS = {
@@ -37,6 +37,10 @@ export const RECORD_FIELDS = {
   _pad: { offset: 116, size: 4 },
   owner_comm: { offset: 120, size: 16 },
   ctx_comm: { offset: 136, size: 16 },
+  seq: { offset: 152, size: 4 },
+  ack_seq: { offset: 156, size: 4 },
+  rcv_nxt: { offset: 160, size: 4 },
+  rcv_wnd: { offset: 164, size: 4 },
 } as const;
 
 /** constants (enum rst_const), without the RST_ prefix */
@@ -59,6 +63,8 @@ export const HOOK = {
   SEND_RESET: 1,
   RECEIVE_RESET: 2,
   SET_STATE: 3,
+  NET_DEV_QUEUE: 4,
+  KFREE_SKB: 5,
 } as const;
 
 /** record flags (enum rst_flag), without the RST_F_ prefix */
@@ -77,6 +83,8 @@ export const FLAG = {
   PREV_STATE: 2048,
   RCV_SHUTDOWN: 4096,
   OWNER_LISTENER: 8192,
+  SEQ: 16384,
+  DROP_REASON: 32768,
 } as const;
 
 /** per-CPU counter indices (enum rst_counter), without the RST_CNT_ prefix */
