@@ -10,7 +10,7 @@
  * that only counts (metrics) pays for no string.
  */
 import { ACTOR, actorOf, type Actor } from './actor.js';
-import { FLAG, KIND, TCP_FLAG, type RawRecord } from './decode.js';
+import { FLAG, HOOK, KIND, TCP_FLAG, type RawRecord } from './decode.js';
 import { ERRNO, SYSCALL, TCP_STATE, errnoName, tcpStateName } from './kernel/names.js';
 
 /** One row's explanation: shared by every reset it explains. */
@@ -111,7 +111,38 @@ const P = {
   RETRIES: fixed(18, 'retransmissions exhausted (tcp_retries2)'),
   ICMP: keyed(9, (r) => r.state * 256 + r.skErr, (r) => `ICMP unreachable in ${stateText(r.state)}: ${errnoName(r.skErr)}`),
   ABORTED: keyed(10, (r) => r.state * 256 + r.skErr, (r) => `aborted in ${stateText(r.state)} with ${errnoName(r.skErr)}`),
+  // nf_send_reset answers a segment without ACK (a SYN, in practice) with RST|ACK, one with ACK with a bare RST
+  FIREWALL: keyed(4, (r) => (r.tcpFlags & TCP_FLAG.ACK) * 65536 + r.lport,
+    (r) => `rejected by a firewall rule: ${r.tcpFlags & TCP_FLAG.ACK ? 'SYN' : 'segment of a connection (ACK set)'} to :${r.lport}`),
+  REFUSED_BY_FIREWALL: fixed(0, 'connection refused by a firewall rule on this host, not by an application'),
+  RESET_BY_FIREWALL: keyed(0, (r) => r.state, (r) => `reset by a firewall rule on this host in ${stateText(r.state)}, not by the peer's application`),
 } as const;
+
+/** Why the kernel refused a RST, by skb_drop_reason name (reset-codes.md, code 19). */
+const IGNORED_WHY: Readonly<Record<string, string>> = {
+  TCP_INVALID_SEQUENCE: 'sequence number beyond the receive window',
+  TCP_OLD_SEQUENCE: 'sequence number before the receive window',
+  TCP_INVALID_END_SEQUENCE: 'sequence number beyond the receive window',
+  TCP_RESET: 'in the window but not exact: challenge ACK sent (RFC 5961)',
+  TCP_INVALID_ACK_SEQUENCE: 'its ACK does not match what was sent',
+  TCP_RFC7323_PAWS: 'failed the PAWS timestamp check',
+  TCP_RFC7323_TW_PAWS: 'failed the PAWS timestamp check',
+  NOT_SPECIFIED: 'not the sequence number expected',
+};
+
+const ignoredPhrases = new Map<string, Phrase>();
+/** Code 19, one phrase per drop reason, worded per state. */
+function ignored(reason: string | null): Phrase {
+  const name = reason ?? 'NOT_SPECIFIED';
+  let p = ignoredPhrases.get(name);
+  if (!p) {
+    const why = IGNORED_WHY[name] ?? `drop reason ${name}`;
+    p = keyed(19, (r) => r.state, (r) => `RST ignored in ${stateText(r.state)}: ${why}`);
+    if (ignoredPhrases.size >= 1024) ignoredPhrases.clear();
+    ignoredPhrases.set(name, p);
+  }
+  return p;
+}
 
 /** A kernel reason with no row (newer kernels, MPTCP): one phrase per name. */
 const otherReasons = new Map<string, Phrase>();
@@ -198,19 +229,27 @@ function abort(r: RawRecord, actor: Actor): Phrase {
   return ICMP_ERRORS.has(r.skErr) ? P.ICMP : P.ABORTED;
 }
 
-function phraseOf(r: RawRecord, reason: string | null, actor: Actor): Phrase {
-  if (r.kind === KIND.RECEIVED) return r.state === TCP_STATE.SYN_SENT ? P.REFUSED : P.PEER_RESET;
+function phraseOf(r: RawRecord, reason: string | null, actor: Actor, byHostFirewall: boolean): Phrase {
+  if (r.kind === KIND.RECEIVED) {
+    if (byHostFirewall) return r.state === TCP_STATE.SYN_SENT ? P.REFUSED_BY_FIREWALL : P.RESET_BY_FIREWALL;
+    return r.state === TCP_STATE.SYN_SENT ? P.REFUSED : P.PEER_RESET;
+  }
+  if (r.kind === KIND.IGNORED) return ignored(reason);
+  if (r.hook === HOOK.NET_DEV_QUEUE) return P.FIREWALL;
   if (r.kind === KIND.ABORT) return abort(r, actor);
   if (reason === null) return sentWithoutReason(r, actor);
   const rule = BY_REASON[reason];
   return rule ? rule(r, actor) : otherReason(reason);
 }
 
-/** Classifies `r` into `out` (reused by the caller): no allocation per record. */
-export function classifyInto(out: Verdict, r: RawRecord, reason: string | null): Verdict {
+/**
+ * Classifies `r` into `out` (reused by the caller): no allocation per record.
+ * `byHostFirewall`: a received RST that this host's firewall made (signals.ts).
+ */
+export function classifyInto(out: Verdict, r: RawRecord, reason: string | null, byHostFirewall = false): Verdict {
   const actor = actorOf(r, reason);
   out.actor = actor;
-  out.phrase = phraseOf(r, reason, actor);
+  out.phrase = phraseOf(r, reason, actor, byHostFirewall);
   return out;
 }
 
@@ -219,7 +258,7 @@ export function emptyVerdict(): Verdict {
 }
 
 /** The code and its explanation in words. */
-export function classify(r: RawRecord, reason: string | null): Classification {
-  const v = classifyInto(emptyVerdict(), r, reason);
+export function classify(r: RawRecord, reason: string | null, byHostFirewall = false): Classification {
+  const v = classifyInto(emptyVerdict(), r, reason, byHostFirewall);
   return { code: v.phrase.code, explanation: v.phrase.text(r) };
 }

@@ -24,8 +24,8 @@ export const RESET_CODES: readonly ResetCode[] = [
     linux: 'TCP_INVALID_ACK_SEQUENCE, TCP_TOO_OLD_ACK, TCP_ACK_UNSENT_DATA, TCP_OLD_ACK, TCP_RFC7323_PAWS', kinds: ['sent'] },
   { code: 3, key: 'syn-invalid-state', name: 'TCP SYN received in invalid state',
     linux: 'INVALID_SYN (other than an accept queue overflow)', kinds: ['sent'] },
-  { code: 4, key: 'security-precedence', name: 'Security/precedence failure',
-    linux: '', kinds: [] },
+  { code: 4, key: 'firewall-reject', name: 'Security/precedence failure',
+    linux: 'a firewall rule on this host answered a segment with a RST (nftables `reject with tcp reset`, iptables REJECT --reject-with tcp-reset; IPv4 and IPv6, input, forward and output hooks): built by nf_send_reset outside the TCP stack, seen at net_dev_queue; pid null', kinds: ['sent'] },
   { code: 5, key: 'update-subfile-failure', name: 'Update sub file failure',
     linux: '', kinds: [] },
   { code: 6, key: 'application-abort', name: 'Application abort',
@@ -54,6 +54,8 @@ export const RESET_CODES: readonly ResetCode[] = [
     linux: 'keepalive probes unanswered (TCP_KEEPALIVE_TIMEOUT)', kinds: ['sent'] },
   { code: 18, key: 'retransmit-timeout', name: 'Retransmission timeout (rstrace addition)',
     linux: 'an established connection gave up on unacknowledged data (tcp_retries2, TCP_USER_TIMEOUT): ETIMEDOUT, no keepalive, no RST on the wire', kinds: ['abort'] },
+  { code: 19, key: 'reset-ignored', name: 'Reset ignored by the kernel (rstrace addition)',
+    linux: 'a RST arrived for a live connection and the kernel refused it (skb:kfree_skb with the socket): out of the receive window (TCP_INVALID_SEQUENCE, TCP_OLD_SEQUENCE), in it but not exact (TCP_RESET: RFC 5961 challenge ACK), a wrong ACK in SYN_SENT (TCP_INVALID_ACK_SEQUENCE); the connection lives on', kinds: ['ignored'] },
 ];
 
 const byCode = new Map(RESET_CODES.map((c) => [c.code, c]));

@@ -22,6 +22,7 @@ import { codeInfo } from './codes.js';
 import type { ResetEvent } from './event.js';
 import { KIND_NUMBER, TCP_STATE, kindName, reasonName, tcpStateName, type ReasonNames } from './kernel/names.js';
 import { PhantomResetFilter } from './phantom-reset-filter.js';
+import { ResetSignals } from './signals.js';
 
 
 export interface PipelineDeps {
@@ -59,6 +60,7 @@ export function emptyEvent(): ResetEvent {
 export class Pipeline {
   filtered = 0;
   private readonly phantoms = new PhantomResetFilter();
+  private readonly signals = new ResetSignals();
   /** decoded into, record after record */
   private readonly scratch = emptyRecord();
   private readonly verdict: Verdict = emptyVerdict();
@@ -167,7 +169,7 @@ export class Pipeline {
 
   private judge(r: RawRecord): Verdict {
     this.reason = reasonName(this.deps.reasons, r);
-    return classifyInto(this.verdict, r, this.reason);
+    return classifyInto(this.verdict, r, this.reason, this.signals.madeByFirewall(r));
   }
 
   private passes(e: ResetEvent): boolean {
@@ -209,7 +211,7 @@ export class Pipeline {
     const cg = this.cgroupOf(owner.cgroupId, owner.pid);
     e.cgroup = cg === null ? null : cg.path;
     e.container = cg === null ? null : cg.container;
-    e.signals = null;
+    e.signals = this.signals.observe(r);
     return e;
   }
 

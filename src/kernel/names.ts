@@ -72,23 +72,40 @@ export const SYSCALL = {
 
 export type ReasonNames = ReadonlyMap<number, string>;
 
-/** The kernel's reason for a record's reset by name; null where the record carries none. */
-export function reasonName(reasons: ReasonNames, r: RawRecord): string | null {
+/**
+ * The kernel's reason for a record by name: its sk_rst_reason, or for a RST
+ * the kernel refused its skb_drop_reason; null where the record carries none.
+ */
+export function reasonName(reasons: ReasonNames, r: RawRecord, dropReasons?: ReasonNames): string | null {
+  if (r.flags & FLAG.DROP_REASON) return (dropReasons ?? dropReasonNames()).get(r.reason) ?? `UNKNOWN_${r.reason}`;
   if (!(r.flags & FLAG.HAS_REASON)) return null;
   return reasons.get(r.reason) ?? `UNKNOWN_${r.reason}`;
+}
+
+/** An enum's values -> names without `prefix`, from the running kernel's BTF; empty where it lacks the enum. */
+function btfEnumNames(name: string, prefix: string, max: string): Map<number, string> {
+  const names = new Map<number, string>();
+  for (const [entry, value] of addon().btfEnum(name) ?? []) {
+    if (entry.startsWith(prefix) && entry !== max) names.set(value, entry.slice(prefix.length));
+  }
+  return names;
+}
+
+let dropReasons: Map<number, string> | undefined;
+
+/**
+ * skb_drop_reason values -> names without the SKB_DROP_REASON_ prefix. The
+ * numbers drift between kernels (reset-codes.md): always read, never copied.
+ */
+export function dropReasonNames(): ReasonNames {
+  dropReasons ??= btfEnumNames('skb_drop_reason', 'SKB_DROP_REASON_', 'SKB_DROP_REASON_MAX');
+  return dropReasons;
 }
 
 let reasons: Map<number, string> | undefined;
 
 /** sk_rst_reason values -> names without the SK_RST_REASON_ prefix; empty before Linux 6.10. */
 export function rstReasonNames(): ReasonNames {
-  if (reasons) return reasons;
-  reasons = new Map();
-  const entries = addon().btfEnum('sk_rst_reason') ?? [];
-  for (const [name, value] of entries) {
-    if (name.startsWith('SK_RST_REASON_') && name !== 'SK_RST_REASON_MAX') {
-      reasons.set(value, name.slice('SK_RST_REASON_'.length));
-    }
-  }
+  reasons ??= btfEnumNames('sk_rst_reason', 'SK_RST_REASON_', 'SK_RST_REASON_MAX');
   return reasons;
 }

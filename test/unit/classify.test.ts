@@ -81,11 +81,15 @@ describe('classify without a kernel reason (before Linux 6.10)', () => {
 });
 
 describe('the code table', () => {
-  it('lists codes 0 to 18 once each, with unique keys', () => {
-    expect(RESET_CODES.map((c) => c.code)).toEqual([...Array(19).keys()]);
-    expect(new Set(RESET_CODES.map((c) => c.key)).size).toBe(19);
+  it('lists codes 0 to 19 once each, with unique keys', () => {
+    expect(RESET_CODES.map((c) => c.code)).toEqual([...Array(20).keys()]);
+    expect(new Set(RESET_CODES.map((c) => c.key)).size).toBe(20);
   });
   it('marks the codes with no Linux analogue as never emitted', () => {
-    for (const n of [4, 5, 7, 12]) expect(RESET_CODES[n].kinds).toEqual([]);
+    for (const n of [5, 7, 12]) expect(RESET_CODES[n].kinds).toEqual([]);
+  });
+  it('has code 4 for firewall RSTs (sent) and 19 for ignored RSTs', () => {
+    expect(RESET_CODES[4]).toMatchObject({ key: 'firewall-reject', kinds: ['sent'] });
+    expect(RESET_CODES[19]).toMatchObject({ key: 'reset-ignored', kinds: ['ignored'] });
   });
 });

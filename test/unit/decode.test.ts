@@ -91,7 +91,7 @@ describe('decoder against the shared header', () => {
       kind: KIND.SENT, state: 7, prev_state: 1, tcp_flags: 0x12, sk_err: 104, probes: 2, reason: 11,
       owner_pid: 100, owner_tid: 101, ctx_pid: 200, ctx_tid: 201, unread: 5, unsent: 6,
       flags: FLAG.HAS_SK | FLAG.FULLSOCK, hook: 1, old_state: 1, syscall: 3,
-      owner_comm: 'server', ctx_comm: 'client',
+      owner_comm: 'server', ctx_comm: 'client', seq: 0xfffffff0, ack_seq: 7, rcv_nxt: 1000, rcv_wnd: 65535,
     });
     const [r] = decodeBatch(bytes, 1);
     expect(r).toEqual({
@@ -100,6 +100,7 @@ describe('decoder against the shared header', () => {
       ownerPid: 100, ownerTid: 101, ownerComm: 'server', ctxPid: 200, ctxTid: 201, ctxComm: 'client',
       unread: 5, unsent: 6, kind: KIND.SENT, state: 7, prevState: 1, tcpFlags: 0x12, skErr: 104, probes: 2,
       flags: FLAG.HAS_SK | FLAG.FULLSOCK, hook: 1, oldState: 1, syscall: 3,
+      seq: 0xfffffff0, ackSeq: 7, rcvNxt: 1000, rcvWnd: 65535,
     });
   });
 

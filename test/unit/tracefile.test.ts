@@ -60,7 +60,7 @@ describe('trace file, format 2', () => {
     expect(file.trailer).toMatchObject({ delivered: 3000, lost: 3, filtered: 4 });
     expect(file.header).toMatchObject({
       magic: 'rstrace', formatVersion: 2, host: 'testhost', kernel: '6.12.0-test', bootToWallNs: '1795000000123456789',
-      recordSize: 152, layout: layoutFingerprint(), filter: null, limit: null,
+      recordSize: RECORD_SIZE, layout: layoutFingerprint(), filter: null, limit: null,
     });
     expect(file.header.names.sk_rst_reason).toEqual(REASONS);
     expect(file.header.options).toEqual({ port: '443', json: true, count: 10, codes: ['11', '16'] });
@@ -239,7 +239,7 @@ describe('trace file, format 2', () => {
     writeFileSync(at('v3.rstrace'), header(3, m));
     expectInputError(() => readTraceFile(at('v3.rstrace')), /format version 3, this rstrace reads version 2/);
     writeFileSync(at('layout.rstrace'), header(2, new Map([...m, ['layout', '160-00000000'], ['recordSize', 160]])));
-    expectInputError(() => readTraceFile(at('layout.rstrace')), /records have layout 160-00000000 \(160 bytes\), this rstrace reads layout 152-/);
+    expectInputError(() => readTraceFile(at('layout.rstrace')), new RegExp(`records have layout 160-00000000 \\(160 bytes\\), this rstrace reads layout ${RECORD_SIZE}-`));
     writeFileSync(at('hdr.rstrace'), header(2, new Map([...m, ['bootToWallNs', 'notanumber']])));
     expectInputError(() => readTraceFile(at('hdr.rstrace')), /damaged header/);
     writeFileSync(at('names.rstrace'), header(2, new Map([...m, ['names', new Map()]])));
