@@ -31,7 +31,18 @@ export const HOOKS: { name: string; section: string; required: boolean }[] = [
   { name: 'handle_set_state', section: 'tp_btf/inet_sock_set_state' },
   { name: 'handle_send_length', section: 'tp_btf/sock_send_length' },
   { name: 'handle_recv_length', section: 'tp_btf/sock_recv_length' },
+  { name: 'handle_net_dev_queue', section: 'tp_btf/net_dev_queue' },
+  { name: 'handle_kfree_skb', section: 'tp_btf/kfree_skb' },
 ].map((h) => ({ ...h, required: !(h.name in OPTIONAL_PROGRAMS) }));
+
+/** What a trace lacks without each optional program. */
+const WITHOUT: Readonly<Record<string, string>> = {
+  handle_send_length: 'owners of accepted sockets are learned from /proc instead',
+  handle_recv_length: 'owners of accepted sockets are learned from /proc instead',
+  handle_net_dev_queue: 'firewall-made RSTs (code 4) are not seen',
+  handle_kfree_skb: 'ignored RSTs (code 19) and RSTs that end a TIME_WAIT stand-in are not seen',
+};
+const without = (name: string): string => WITHOUT[name] ?? 'a part of the events is missing';
 
 /** "6.18.44-fc-v595" -> [6, 18]; null when it does not look like a Linux release. */
 export function kernelVersion(release: string): [number, number] | null {
@@ -135,7 +146,7 @@ function hookChecks(f: HostFacts): Check[] {
       name: `hook ${h.name}`,
       status: h.required ? 'fail' : 'warn',
       detail: `${h.section}: not probed: ${why}`,
-      remedy: h.required ? remedy : `${remedy}; optional: owners of accepted sockets are learned from /proc instead`,
+      remedy: h.required ? remedy : `${remedy}; optional: ${without(h.name)}`,
     }));
   }
   return f.addon.probes.map((p) => {
@@ -151,7 +162,7 @@ function hookChecks(f: HostFacts): Check[] {
     const remedy = refusedRemedy(f, errno);
     return required
       ? { name: `hook ${p.name}`, status: 'fail', detail, remedy }
-      : { name: `hook ${p.name}`, status: 'warn', detail: `${detail}; owners of accepted sockets are learned from /proc instead`, remedy: `not needed to trace; to learn owners in the kernel: ${remedy}` };
+      : { name: `hook ${p.name}`, status: 'warn', detail: `${detail}; ${without(p.name)}`, remedy: `not needed to trace; to have it: ${remedy}` };
   });
 }
 

@@ -9,6 +9,8 @@ import { addon } from './addon.js';
 export const OPTIONAL_PROGRAMS: Readonly<Record<string, string>> = {
   handle_send_length: 'btf_trace_sock_send_length',
   handle_recv_length: 'btf_trace_sock_recv_length',
+  handle_net_dev_queue: 'btf_trace_net_dev_queue',
+  handle_kfree_skb: 'btf_trace_kfree_skb',
 };
 
 export function optionalProgramsMissing(): string[] {

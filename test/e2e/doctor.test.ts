@@ -13,7 +13,7 @@ import { RSTRACE } from '../helpers/tracer.js';
 interface Check { name: string; status: 'ok' | 'warn' | 'fail'; detail: string; remedy: string }
 interface Report { ok: boolean; checks: Check[] }
 
-const HOOKS = ['handle_send_reset', 'handle_receive_reset', 'handle_set_state', 'handle_send_length', 'handle_recv_length'];
+const HOOKS = ['handle_send_reset', 'handle_receive_reset', 'handle_set_state', 'handle_send_length', 'handle_recv_length', 'handle_net_dev_queue', 'handle_kfree_skb'];
 const REQUIRED = HOOKS.slice(0, 3);
 const STACK_FRAME = /^\s+at .+[(:]\d+/m;
 
@@ -32,7 +32,7 @@ function byName(report: Report, name: string): Check {
 }
 
 describe('rstrace doctor on this host as root', () => {
-  it('--json: exits 0, ok is true, BTF, privileges and all 5 hooks are ok', () => {
+  it('--json: exits 0, ok is true, BTF, privileges and all 7 hooks are ok', () => {
     const r = run([RSTRACE, 'doctor', '--json']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);

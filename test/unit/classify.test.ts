@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classify } from '../../src/classify.js';
-import { FLAG, KIND, TCP_FLAG } from '../../src/decode.js';
+import { FLAG, HOOK, KIND, TCP_FLAG } from '../../src/decode.js';
 import { ERRNO, SYSCALL, TCP_STATE } from '../../src/kernel/names.js';
 import { RESET_CODES } from '../../src/codes.js';
 import { raw, SOCK } from '../helpers/raw.js';
@@ -77,6 +77,25 @@ describe('classify without a kernel reason (before Linux 6.10)', () => {
     expect(classify(raw({ state: S.ESTABLISHED, flags: SOCK | FLAG.IN_TASK | FLAG.IN_SYSCALL, syscall: SYSCALL.sendmsg }), null).code).toBe(13);
     expect(classify(raw({ state: S.ESTABLISHED, flags: SOCK | FLAG.KEEPALIVE, probes: 3 }), null).code).toBe(17);
     expect(classify(raw({ state: S.LISTEN, flags: SOCK | FLAG.ACCEPTQ_FULL }), null).code).toBe(14);
+  });
+});
+
+describe('firewall and ignored RSTs', () => {
+  const fw = (tcpFlags: number) => raw({ kind: KIND.SENT, hook: HOOK.NET_DEV_QUEUE, cookie: '', lport: 8080, tcpFlags: TCP_FLAG.RST | tcpFlags });
+  it('a RST no socket sent is code 4, the rejected segment told from the RST\'s ACK flag', () => {
+    expect(classify(fw(TCP_FLAG.ACK), null)).toEqual({ code: 4, explanation: 'rejected by a firewall rule: SYN to :8080' });
+    expect(classify(fw(0), null)).toEqual({ code: 4, explanation: 'rejected by a firewall rule: segment of a connection (ACK set) to :8080' });
+  });
+  it('a received RST this host\'s firewall made says so', () => {
+    const r = raw({ kind: KIND.RECEIVED, state: S.SYN_SENT, flags: SOCK });
+    expect(classify(r, null, true)).toEqual({ code: 0, explanation: 'connection refused by a firewall rule on this host, not by an application' });
+    expect(classify({ ...r, state: S.ESTABLISHED }, null, true).explanation).toBe('reset by a firewall rule on this host in ESTABLISHED, not by the peer\'s application');
+  });
+  it('an ignored RST is code 19, worded by its drop reason and state', () => {
+    const r = raw({ kind: KIND.IGNORED, hook: HOOK.KFREE_SKB, state: S.ESTABLISHED, flags: SOCK | FLAG.DROP_REASON });
+    expect(classify(r, 'TCP_INVALID_SEQUENCE')).toEqual({ code: 19, explanation: 'RST ignored in ESTABLISHED: sequence number beyond the receive window' });
+    expect(classify({ ...r, state: S.SYN_SENT }, 'TCP_INVALID_ACK_SEQUENCE').explanation).toBe('RST ignored in SYN_SENT: its ACK does not match what was sent');
+    expect(classify(r, 'SOME_NEW_REASON')).toEqual({ code: 19, explanation: 'RST ignored in ESTABLISHED: drop reason SOME_NEW_REASON' });
   });
 });
 

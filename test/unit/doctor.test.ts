@@ -95,6 +95,14 @@ describe('doctor diagnose', () => {
     expect(c.detail).toContain('owners of accepted sockets are learned from /proc instead');
   });
 
+  it('without net_dev_queue or kfree_skb the warning says which RSTs go unseen', () => {
+    const probes = allOk.map((p) => (p.name === 'handle_net_dev_queue' || p.name === 'handle_kfree_skb' ? { ...p, ok: false, errno: 2, error: 'load: No such file or directory' } : p));
+    const f = host({ addon: { libbpf: 'v1.1', resetReasons: 26, probes } });
+    expect(diagnose(f).ok).toBe(true);
+    expect(check(f, 'hook handle_net_dev_queue')).toMatchObject({ status: 'warn', detail: expect.stringContaining('firewall-made RSTs (code 4) are not seen') });
+    expect(check(f, 'hook handle_kfree_skb')).toMatchObject({ status: 'warn', detail: expect.stringContaining('ignored RSTs (code 19)') });
+  });
+
   it('a required hook that does not attach fails with its errno', () => {
     const probes = allOk.map((p) => (p.name === 'handle_set_state' ? { ...p, ok: false, errno: 22, error: 'attach: Invalid argument' } : p));
     const f = host({ addon: { libbpf: 'v1.1', resetReasons: 26, probes } });
