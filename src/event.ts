@@ -30,7 +30,7 @@ export const EVENT_SCHEMA = [
   { name: 'code', type: 'integer', nullable: false, meaning: 'reset diagnostic code (`rstrace codes`): 0-17 from the classic report, 18 and up for Linux-only additions' },
   { name: 'codeKey', type: 'string', nullable: false, meaning: 'the code\'s stable key (`closed-with-data`)' },
   { name: 'reason', type: 'string', nullable: true,
-    meaning: 'kernel `sk_rst_reason` without the `SK_RST_REASON_` prefix; null for received resets and aborts, and on kernels before 6.10' },
+    meaning: 'kernel `sk_rst_reason` without the `SK_RST_REASON_` prefix; for `ignored` RSTs the `skb_drop_reason` without `SKB_DROP_REASON_` (`TCP_INVALID_SEQUENCE`); null for received resets, aborts and firewall RSTs, and on kernels before 6.10' },
   { name: 'family', type: 'string', nullable: false, values: ['ipv4', 'ipv6'], meaning: 'address family' },
   { name: 'laddr', type: 'string', nullable: false, meaning: 'this host\'s address' },
   { name: 'lport', type: 'integer', nullable: false, meaning: 'this host\'s port' },
@@ -53,7 +53,7 @@ export const EVENT_SCHEMA = [
   { name: 'explanation', type: 'string', nullable: false, meaning: 'the WHY phrase (`closed with 100 unread bytes`)' },
   { name: 'cgroup', type: 'string', nullable: true, meaning: 'the owner\'s cgroup v2 path below the cgroup2 root (`/system.slice/nginx.service`)' },
   { name: 'container', type: 'string', nullable: true, meaning: 'the container id when the cgroup path names one (docker, containerd/CRI, CRI-O, podman)' },
-  { name: 'signals', type: 'string[]', nullable: true, meaning: 'on `received` and `ignored` RSTs: what makes the reset look stale, spoofed or injected (`out-of-window`, `reset-seq-change`, `data-after-reset`); null when nothing does' },
+  { name: 'signals', type: 'string[]', nullable: true, meaning: 'what makes a reset look stale, spoofed or injected: `out-of-window` (an `ignored` RST outside the receive window), `reset-seq-change` (on a `received` or `ignored` RST: another RST for the connection had another sequence number within 2 s), `data-after-reset` (on the `sent` code 1 RST answering the peer\'s data on a tuple whose connection a RST ended within 2 s: the peer never sent that RST); null when nothing does' },
 ] as const satisfies readonly FieldSpec[];
 
 type Field = (typeof EVENT_SCHEMA)[number];
