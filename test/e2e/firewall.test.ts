@@ -9,7 +9,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ResetEvent } from '../../src/event.js';
 import { compareRsts, rstCapture } from '../helpers/forged.js';
-import { cleanup, netnsInode, nft, vethPair } from '../helpers/netns.js';
+import { cleanup, netnsInode, nft, run, sysctl, vethPair } from '../helpers/netns.js';
 import { endpoint, scope, type Scope } from '../helpers/scenarios.js';
 import { stopAllTracers } from '../helpers/tracer.js';
 
@@ -50,6 +50,33 @@ async function connectFrom(s: Scope, ns: string, f: (typeof FAMILIES)[number], f
   const cport = Number(await cli.waitLine('port'));
   return { cli, pid, cport };
 }
+
+describe('firewall-made RSTs in the forward hook (code 4)', () => {
+  it('ipv4: a router namespace rejects a forwarded SYN: sent 4 in the router, tcpdump agrees there and on the client', async (ctx) => {
+    const s = scope(ctx);
+    const [c, r, v] = [await s.netns('rsth1c'), await s.netns('rsth1r'), await s.netns('rsth1v')];
+    await vethPair(c, r, { addrA: '10.199.3.2/24', addrB: '10.199.3.1/24', ifA: 'h1c', ifB: 'h1rc' });
+    await vethPair(v, r, { addrA: '10.199.4.2/24', addrB: '10.199.4.1/24', ifA: 'h1v', ifB: 'h1rv' });
+    await sysctl(r, 'net.ipv4.ip_forward', 1);
+    await run(['ip', '-n', c, 'route', 'add', 'default', 'via', '10.199.3.1']);
+    await run(['ip', '-n', v, 'route', 'add', 'default', 'via', '10.199.4.1']);
+    await nft(r, 'table inet rsth1 {\n  chain forward { type filter hook forward priority 0; policy accept; tcp dport 8080 reject with tcp reset; }\n}\n');
+    const srv = s.peer(['tcp4', 'bind=0.0.0.0:8080', 'listen=8', 'port', 'wait'], { netns: v });
+    await srv.waitLine('port');
+    const t = await s.tracer(['--netns', [c, r, v].map((n) => netnsInode(n)).join(',')]);
+    const [capC, capR] = [await rstCapture(ctx, c), await rstCapture(ctx, r)];
+    const cli = s.peer(['tcp4', 'bind=10.199.3.2:0', 'port', 'connect=10.199.4.2:8080'], { netns: c });
+    const cport = Number(await cli.waitLine('port'));
+    expect(await cli.waitLine('error')).toBe('ECONNREFUSED');
+    expect(await t.waitFor((e: ResetEvent) => e.kind === 'sent' && e.rport === cport)).toMatchObject({
+      code: 4, laddr: '10.199.4.2', lport: 8080, raddr: '10.199.3.2', pid: null, attribution: 'none', netns: netnsInode(r),
+    });
+    await t.waitFor((e: ResetEvent) => e.kind === 'received' && e.lport === cport);
+    expect(compareRsts(await capR.stop(), t.events, netnsInode(r))).toEqual({ missing: [], extra: [] });
+    expect(compareRsts(await capC.stop(), t.events, netnsInode(c))).toEqual({ missing: [], extra: [] });
+    expect(t.events.filter((e) => e.netns === netnsInode(v))).toEqual([]);
+  });
+});
 
 describe('firewall-made RSTs (code 4)', () => {
   for (const f of FAMILIES) {
