@@ -38,6 +38,19 @@ static __always_inline bool kills_timewait(struct sock *sk, __u32 seq, __u32 rcv
 	return !sk->__sk_common.skc_net.net->ipv4.sysctl_tcp_rfc1337;
 }
 
+/* The address part from a segment this host received (this host is its destination). */
+static __always_inline void fill_addrs_segment(struct rst_record *e, const struct segment *g)
+{
+	e->family = g->family;
+	for (int i = 0; i < 4; i++) {
+		((__u32 *)e->laddr)[i] = g->daddr[i];
+		((__u32 *)e->raddr)[i] = g->saddr[i];
+	}
+	e->lport = g->dport;
+	e->rport = g->sport;
+	e->tcp_flags = g->flags;
+}
+
 static __always_inline void freed_rst(struct sk_buff *skb, __u32 reason, struct sock *sk)
 {
 	__u16 family = sk->__sk_common.skc_family;
@@ -75,7 +88,11 @@ static __always_inline void freed_rst(struct sk_buff *skb, __u32 reason, struct 
 		return;
 	/* the context is whoever sent the segment (the sender's task on loopback) */
 	fill_context(e, false);
-	fill_addrs_sk(e, sk);
+	/* a listener's own addresses are a wildcard: the segment names the peer */
+	if (state == TCP_LISTEN)
+		fill_addrs_segment(e, &g);
+	else
+		fill_addrs_sk(e, sk);
 	fill_sock(e, sk);
 	if (!killed) {
 		e->reason = reason;

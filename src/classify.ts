@@ -137,7 +137,8 @@ function ignored(reason: string | null): Phrase {
   let p = ignoredPhrases.get(name);
   if (!p) {
     const why = IGNORED_WHY[name] ?? `drop reason ${name}`;
-    p = keyed(19, (r) => r.state, (r) => `RST ignored in ${stateText(r.state)}: ${why}`);
+    // a listener has no connection for the RST to reset, whatever the drop reason says
+    p = keyed(19, (r) => r.state, (r) => (r.state === TCP_STATE.LISTEN ? 'RST ignored by a listener: no connection for its tuple' : `RST ignored in ${stateText(r.state)}: ${why}`));
     if (ignoredPhrases.size >= 1024) ignoredPhrases.clear();
     ignoredPhrases.set(name, p);
   }

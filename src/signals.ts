@@ -44,9 +44,9 @@ const timeMs = (r: RawRecord): number => r.bootSec * 1000 + r.bootNsec / 1e6;
 /** this host's end first, as records put it */
 const tupleKey = (r: RawRecord): string => `${r.netns} ${r.laddr} ${r.lport} ${r.raddr} ${r.rport}`;
 
-/** Outside [rcv_nxt, rcv_nxt + rcv_wnd] in 32-bit sequence space. */
+/** Outside [rcv_nxt, rcv_nxt + rcv_wnd] in 32-bit sequence space (a listener has no window). */
 export function outOfWindow(r: RawRecord): boolean {
-  return (r.flags & FLAG.SEQ) !== 0 && ((r.seq - r.rcvNxt) >>> 0) > r.rcvWnd;
+  return (r.flags & FLAG.SEQ) !== 0 && r.state !== TCP_STATE.LISTEN && ((r.seq - r.rcvNxt) >>> 0) > r.rcvWnd;
 }
 
 export function isFirewallRecord(r: RawRecord): boolean {

@@ -88,6 +88,22 @@ describe('RSTs injected into an established connection', () => {
   });
 });
 
+describe('a blind RST to a listening port', () => {
+  it('is ignored by the listener (19, no connection, no out-of-window), and tcpdump agrees', async (ctx) => {
+    const s = scope(ctx);
+    const { a, b, t } = await stage(s);
+    const cap = await rstCapture(ctx, a);
+    const { pid, port } = await s.listener(a, A, ['wait']);
+    const inj = await injector(ctx, b, 'h1b', `${B}:40404`, `${A}:${port}`);
+    await inj.inject('rstat 123456789');
+    expect(await t.waitFor(on('ignored', port))).toMatchObject({
+      code: 19, state: 'LISTEN', raddr: B, rport: 40404, pid, attribution: 'owner', signals: null,
+      explanation: 'RST ignored by a listener: no connection for its tuple',
+    });
+    expect(compareRsts(await cap.stop(), t.events, netnsInode(a))).toEqual({ missing: [], extra: [] });
+  });
+});
+
 describe('RSTs injected into SYN_SENT', () => {
   it('a RST|ACK with a wrong ACK is ignored (TCP_INVALID_ACK_SEQUENCE), the right one refuses the connection', async (ctx) => {
     const s = scope(ctx);

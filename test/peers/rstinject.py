@@ -10,6 +10,7 @@ the ISN of a SYN that DST sent. It prints `ready` once watching, then obeys stdi
 
     rst OFFSET          RST from SRC to DST with seq = expected + OFFSET (mod 2^32)
     rstack OFFSET       RST|ACK with ack = DST's SYN ISN + 1 + OFFSET (into SYN_SENT)
+    rstat SEQ           RST with seq = SEQ, whatever was seen (blind)
     quit
 
 and prints `injected seq=N ack=N` (or `error=...`) per RST. Bounded by alarm(60).
@@ -99,6 +100,8 @@ def main():
         with watch.lock:
             if words[0] == 'rst' and watch.expected is not None:
                 seq, ack, flags = (watch.expected + offset) & 0xFFFFFFFF, 0, 0x04
+            elif words[0] == 'rstat':
+                seq, ack, flags = offset & 0xFFFFFFFF, 0, 0x04
             elif words[0] == 'rstack' and watch.syn_isn is not None:
                 seq, ack, flags = 0, (watch.syn_isn + 1 + offset) & 0xFFFFFFFF, 0x14
             else:

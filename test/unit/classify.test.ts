@@ -96,6 +96,7 @@ describe('firewall and ignored RSTs', () => {
     expect(classify(r, 'TCP_INVALID_SEQUENCE')).toEqual({ code: 19, explanation: 'RST ignored in ESTABLISHED: sequence number beyond the receive window' });
     expect(classify({ ...r, state: S.SYN_SENT }, 'TCP_INVALID_ACK_SEQUENCE').explanation).toBe('RST ignored in SYN_SENT: its ACK does not match what was sent');
     expect(classify(r, 'SOME_NEW_REASON')).toEqual({ code: 19, explanation: 'RST ignored in ESTABLISHED: drop reason SOME_NEW_REASON' });
+    expect(classify({ ...r, state: S.LISTEN }, 'TCP_RESET').explanation).toBe('RST ignored by a listener: no connection for its tuple');
   });
 });
 

@@ -22,6 +22,7 @@ describe('forgery signals', () => {
     expect(outOfWindow(raw({ flags: SEQ, seq: 5, rcvNxt: 0xfffffff0, rcvWnd: 100 }))).toBe(false);
     expect(new ResetSignals().observe(ignored(0, 5_000_000))).toEqual(['out-of-window']);
     expect(new ResetSignals().observe(ignored(0, 1200))).toBeNull();
+    expect(outOfWindow({ ...ignored(0, 5_000_000), state: S.LISTEN, rcvNxt: 0, rcvWnd: 0 })).toBe(false);
   });
 
   it('reset-seq-change: a second RST on the connection with another seq within 2 s, on the later event', () => {
