@@ -20,7 +20,7 @@ import { CauseOrder } from './reorder.js';
 import { JsonLinesSink } from './sinks/jsonl-sink.js';
 import { openTraceOutput, type RotationPolicy, type TraceOutput } from './tracefile/rotate.js';
 import type { OptionValue } from './tracefile/format.js';
-import { optionalProgramsMissing } from './kernel/support.js';
+import { FIREWALL_PROGRAM, optionalProgramsMissing } from './kernel/support.js';
 import { PRIVILEGES_REMEDY } from './kernel/privileges.js';
 import { KernelCheck } from './completeness/check.js';
 import { checkSummary } from './completeness/summary.js';
@@ -37,6 +37,8 @@ export interface TraceOptions {
   filter: EventFilter;
   kernelFilter: Pick<TracerOptions, 'filterTgid' | 'filterPort' | 'filterNetns' | 'filterCgroup'>;
   assumeNoReason: boolean;
+  /** also hook net_dev_queue for firewall-made RSTs (code 4): a per-packet cost */
+  firewall?: boolean;
   /** no table on stdout (metrics mode) */
   quiet?: boolean;
   /** a sink that also follows the counters, e.g. the Prometheus endpoint */
@@ -131,6 +133,7 @@ export async function runTrace(o: TraceOptions): Promise<number> {
   const clock = new WallClock(addon().clockOffsetNs());
   const startedAt = isoNow();
   const skipPrograms = optionalProgramsMissing();
+  if (!o.firewall && !skipPrograms.includes(FIREWALL_PROGRAM)) skipPrograms.push(FIREWALL_PROGRAM);
   const cgroupVerdicts = kernelCgroupVerdicts(o.filter, cgroups.entries());
   const tracer = openTracer({ ...o.kernelFilter, cgroupVerdicts, assumeNoReason: o.assumeNoReason, skipPrograms, maxPendingBytes: MAX_PENDING_BYTES, ringBytes: RING_BYTES });
   // The first TcpOutRsts readings right after attach: the hook counts from here on.

@@ -15,6 +15,7 @@ interface Opts extends FilterOptions, OutputOpts {
   count?: number;
   assumeNoReason?: boolean;
   color: ColorWhen;
+  firewall?: boolean;
 }
 
 export function registerTraceCommand(program: Command): void {
@@ -28,15 +29,19 @@ export function registerTraceCommand(program: Command): void {
     .option('-d, --duration <seconds>', 'stop after this many seconds', positiveSeconds('--duration'))
     .option('-c, --count <n>', 'stop after this many events', positiveInt('--count'))
     .option('--color <when>', 'colour the table by kind: auto (a terminal without NO_COLOR), always, never', colorWhen, 'auto')
-    .option('--metrics <addr>', 'also serve Prometheus metrics on HOST:PORT, as `rstrace metrics --listen` does (same hooks, one process)', metricsAddress);
+    .option('--metrics <addr>', 'also serve Prometheus metrics on HOST:PORT, as `rstrace metrics --listen` does (same hooks, one process)', metricsAddress)
+    .option('--firewall', 'also report RSTs made by firewall rules (code 4, nftables/iptables reject with tcp reset): '
+      + 'hooks net_dev_queue, which runs for every packet this host sends (about 65 ns each); without it no code 4 is '
+      + 'reported and a RST this host\'s firewall sent to a local client reads as a refusal by the peer');
   addOutputOptions(cmd, 'also record a trace file (msgpack) for `report` and `export` later');
   addFilterOptions(cmd)
     .addOption(new Option('--assume-no-reason', 'behave as on a kernel without sk_rst_reason (before 6.10)').hideHelp())
     .addHelpText('after', `
 Columns: TIME (UTC), KIND (sent: this host sent the RST; received: a RST arrived;
-abort: the connection died with no RST on the wire), CODE (see 'rstrace codes'),
-PID/COMM (the owner of the connection), LOCAL/REMOTE, STATE (TCP state when the
-reset was decided), REASON (the kernel's sk_rst_reason), WHY (a short phrase).
+abort: the connection died with no RST on the wire; ignored: a RST arrived and the
+kernel refused it), CODE (see 'rstrace codes'), PID/COMM (the owner of the
+connection), LOCAL/REMOTE, STATE (TCP state when the reset was decided), REASON
+(the kernel's sk_rst_reason, or for ignored RSTs its drop reason), WHY (a short phrase).
 On a terminal the table fits its width (REASON, STATE and PID give way first,
 addresses are shortened, WHY takes the rest), the header comes back every
 screen, and a status line on stderr counts events, events/s, lost and codes.
@@ -55,6 +60,7 @@ Examples:
   rstrace trace --json --unit nginx          resets of nginx.service (--container ID, --cgroup PATH alike)
   rstrace trace --json -o /var/lib/rstrace/rstrace.trace --rotate-size 64M --rotate-keep 8 --metrics 127.0.0.1:9477
                                              the agent: JSON lines, rotated files, metrics
+  rstrace trace --firewall --code firewall-reject   RSTs made by firewall rules
 ${ROTATION_HELP}
 ${PRIVILEGES_HELP}`)
     .action(async (opts: Opts) => {
@@ -72,6 +78,7 @@ ${PRIVILEGES_HELP}`)
         ...filters,
         assumeNoReason: opts.assumeNoReason ?? false,
         color: opts.color,
+        firewall: opts.firewall ?? false,
         recorded: recordable(opts),
       };
       try {

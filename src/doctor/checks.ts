@@ -2,7 +2,7 @@
  * `rstrace doctor`, second half: host facts -> one check per line, each with
  * what to do about it. Pure: facts in, report out.
  */
-import { OPTIONAL_PROGRAMS } from '../kernel/support.js';
+import { FIREWALL_PROGRAM, OPTIONAL_PROGRAMS } from '../kernel/support.js';
 import { errnoName } from '../kernel/names.js';
 import { canLoadTracing, hasCap, privilegesRemedyFor, SEE_PRIVILEGES, type CapName } from '../kernel/privileges.js';
 import { oneLine } from '../text/inert.js';
@@ -39,7 +39,7 @@ export const HOOKS: { name: string; section: string; required: boolean }[] = [
 const WITHOUT: Readonly<Record<string, string>> = {
   handle_send_length: 'owners of accepted sockets are learned from /proc instead',
   handle_recv_length: 'owners of accepted sockets are learned from /proc instead',
-  handle_net_dev_queue: 'firewall-made RSTs (code 4) are not seen',
+  handle_net_dev_queue: 'firewall-made RSTs (code 4) are not seen, even with trace --firewall',
   handle_kfree_skb: 'ignored RSTs (code 19) and RSTs that end a TIME_WAIT stand-in are not seen',
 };
 const without = (name: string): string => WITHOUT[name] ?? 'a part of the events is missing';
@@ -153,7 +153,7 @@ function hookChecks(f: HostFacts): Check[] {
     const known = HOOKS.find((h) => h.name === p.name);
     const required = known ? known.required : true;
     const section = p.section || known?.section || '?';
-    const role = required ? 'required' : 'optional';
+    const role = required ? 'required' : p.name === FIREWALL_PROGRAM ? 'optional, attached by trace --firewall only: it runs for every packet sent' : 'optional';
     if (p.ok) return { name: `hook ${p.name}`, status: 'ok', detail: `${section} loads and attaches (${role})`, remedy: '' };
     const errno = p.errno ?? 0;
     const trivial = /Couldn't load trivial BPF program/.test(p.details ?? '');

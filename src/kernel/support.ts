@@ -13,6 +13,13 @@ export const OPTIONAL_PROGRAMS: Readonly<Record<string, string>> = {
   handle_kfree_skb: 'btf_trace_kfree_skb',
 };
 
+/**
+ * The program behind `trace --firewall`: net_dev_queue runs for every packet
+ * the host sends (about 65 ns each with bpf_stats on, 10 per short connection:
+ * over 1% of ordinary traffic here), so firewall-made RSTs are opt-in.
+ */
+export const FIREWALL_PROGRAM = 'handle_net_dev_queue';
+
 export function optionalProgramsMissing(): string[] {
   const a = addon();
   return Object.entries(OPTIONAL_PROGRAMS).filter(([, type]) => !a.btfHasType(type)).map(([prog]) => prog);

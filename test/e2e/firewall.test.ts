@@ -39,7 +39,7 @@ async function stage(s: Scope, f: (typeof FAMILIES)[number]) {
   await nft(b, RULES);
   const srv = s.peer([f.peer, `bind=${endpoint(f.any, 8080)}`, 'listen=8', 'port', 'wait'], { netns: b });
   await srv.waitLine('port');
-  const t = await s.tracer(['--netns', `${netnsInode(a)},${netnsInode(b)}`]);
+  const t = await s.tracer(['--firewall', '--netns', `${netnsInode(a)},${netnsInode(b)}`]);
   return { a, b, t };
 }
 
@@ -63,7 +63,7 @@ describe('firewall-made RSTs in the forward hook (code 4)', () => {
     await nft(r, 'table inet rsth1 {\n  chain forward { type filter hook forward priority 0; policy accept; tcp dport 8080 reject with tcp reset; }\n}\n');
     const srv = s.peer(['tcp4', 'bind=0.0.0.0:8080', 'listen=8', 'port', 'wait'], { netns: v });
     await srv.waitLine('port');
-    const t = await s.tracer(['--netns', [c, r, v].map((n) => netnsInode(n)).join(',')]);
+    const t = await s.tracer(['--firewall', '--netns', [c, r, v].map((n) => netnsInode(n)).join(',')]);
     const [capC, capR] = [await rstCapture(ctx, c), await rstCapture(ctx, r)];
     const cli = s.peer(['tcp4', 'bind=10.199.3.2:0', 'port', 'connect=10.199.4.2:8080'], { netns: c });
     const cport = Number(await cli.waitLine('port'));
@@ -96,6 +96,20 @@ describe('firewall-made RSTs (code 4)', () => {
       expect(compareRsts(await capA.stop(), t.events, netnsInode(a))).toEqual({ missing: [], extra: [] });
       expect(compareRsts(await capB.stop(), t.events, netnsInode(b))).toEqual({ missing: [], extra: [] });
       expect(t.events.filter((e) => e.code === 4)).toHaveLength(1);
+    });
+
+    it(`${f.family}: without --firewall net_dev_queue is not attached: no code 4, the client's RST reads as the peer's`, async (ctx) => {
+      const s = scope(ctx);
+      const a = await s.netns('rsth1a');
+      const b = await s.netns('rsth1b');
+      await vethPair(a, b, { addrA: '10.199.2.1/24', addrB: '10.199.2.2/24', addr6A: 'fd00:199:2::1/64', addr6B: 'fd00:199:2::2/64', ifA: 'h1a', ifB: 'h1b' });
+      await nft(b, RULES);
+      const t = await s.tracer(['--netns', `${netnsInode(a)},${netnsInode(b)}`]);
+      expect(t.stderr()).not.toContain('handle_net_dev_queue');
+      const { cli, cport } = await connectFrom(s, a, f, f.a, f.b, 8080);
+      expect(await cli.waitLine('error')).toBe('ECONNREFUSED');
+      expect(await t.waitFor((e: ResetEvent) => e.kind === 'received' && e.lport === cport)).toMatchObject({ code: 0, explanation: 'connection refused by the peer' });
+      expect(t.events.filter((e) => e.code === 4)).toEqual([]);
     });
 
     it(`${f.family}: output hook: the RST to the local client is code 4 in its own namespace`, async (ctx) => {
