@@ -42,6 +42,14 @@ int handle_send_reset(__u64 *ctx)
 	struct rst_record *e;
 
 	count_send_reset_netns(sk, skb);
+	/* The RST answering this segment is queued next, on this CPU: its tuple
+	 * is the segment's reversed. Noted before the reserve, which may fail. */
+	if (skb) {
+		struct segment g;
+
+		if (parse_tcp(skb, skb->protocol, &g, false))
+			remember_stack_rst(rst_tuple_key(g.daddr, g.saddr, g.dport, g.sport));
+	}
 	e = reserve(RST_KIND_SENT, RST_HOOK_SEND_RESET);
 	if (!e)
 		return 0;
@@ -71,9 +79,6 @@ int handle_send_reset(__u64 *ctx)
 	} else {
 		fill_sock_none(e);
 	}
-	/* The RST answering this segment is queued next, on this CPU. */
-	if (skb)
-		remember_stack_rst(rst_tuple_key((__u32 *)e->laddr, (__u32 *)e->raddr, e->lport, e->rport));
 	submit(e);
 	return 0;
 }

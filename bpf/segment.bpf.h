@@ -33,9 +33,9 @@ struct segment {
 };
 
 /* The IP and TCP headers of `skb` (protocol in network byte order) when it is
- * a TCP segment with RST set; false for anything else, after as few loads as
- * the packet allows. IPv6 with extension headers is not followed. */
-static __always_inline bool parse_rst(const struct sk_buff *skb, __u16 proto_be, struct segment *g)
+ * a TCP segment, with RST set if `need_rst`; false for anything else, after as
+ * few loads as the packet allows. IPv6 with extension headers is not followed. */
+static __always_inline bool parse_tcp(const struct sk_buff *skb, __u16 proto_be, struct segment *g, bool need_rst)
 {
 	unsigned char *nh = skb->head + skb->network_header;
 	struct tcphdr *th;
@@ -48,7 +48,7 @@ static __always_inline bool parse_rst(const struct sk_buff *skb, __u16 proto_be,
 			return false;
 		th = bpf_rdonly_cast(nh + (ip->ihl << 2), bpf_core_type_id_kernel(struct tcphdr));
 		flags = ((__u8 *)th)[13];
-		if (!(flags & TCPF_RST))
+		if (need_rst && !(flags & TCPF_RST))
 			return false;
 		g->family = AF_INET;
 		g->saddr[0] = ip->saddr;
@@ -62,7 +62,7 @@ static __always_inline bool parse_rst(const struct sk_buff *skb, __u16 proto_be,
 			return false;
 		th = bpf_rdonly_cast(nh + sizeof(struct ipv6hdr), bpf_core_type_id_kernel(struct tcphdr));
 		flags = ((__u8 *)th)[13];
-		if (!(flags & TCPF_RST))
+		if (need_rst && !(flags & TCPF_RST))
 			return false;
 		g->family = AF_INET6;
 		for (int i = 0; i < 4; i++) {
@@ -78,6 +78,11 @@ static __always_inline bool parse_rst(const struct sk_buff *skb, __u16 proto_be,
 	g->seq = bpf_ntohl(th->seq);
 	g->ack_seq = bpf_ntohl(th->ack_seq);
 	return true;
+}
+
+static __always_inline bool parse_rst(const struct sk_buff *skb, __u16 proto_be, struct segment *g)
+{
+	return parse_tcp(skb, proto_be, g, true);
 }
 
 #endif /* RSTRACE_SEGMENT_BPF_H */
