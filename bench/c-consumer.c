@@ -3,7 +3,7 @@
  * c-consumer: the ceiling for rstrace's user space. The least a consumer of
  * build/rstrace.bpf.o can do: load it with libbpf, attach every program, read
  * the ring buffer (the BPF side batches wake-ups: wakeup_bytes, and a 10 ms
- * poll timeout as the floor, as the addon does) and write each 152-byte
+ * poll timeout as the floor, as the addon does) and write each 168-byte
  * record to a file as it is, through stdio's buffer. No decoding, no
  * attribution: the benchmark compares rstrace against this.
  *

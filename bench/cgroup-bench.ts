@@ -7,6 +7,7 @@
  *   npx tsx bench/cgroup-bench.ts [cgroups=2000] [events=200000]
  */
 import { mkdirSync, rmdirSync } from 'node:fs';
+import { RECORD_SIZE } from '../src/decode.js';
 import { CgroupIndex, cgroup2Root, cgroupName, type CgroupLookup } from '../src/enrich/cgroup.js';
 import { WallClock } from '../src/enrich/clock.js';
 import { ProcIndex } from '../src/enrich/proc.js';
@@ -65,10 +66,10 @@ for (const [label, cgroups] of variants) {
     const p = pipeline();
     let bytes = 0;
     const sink = new JsonLinesSink((chunk) => { bytes += chunk.length; });
-    const json = cpuUs(() => { for (const b of batches) { p.eachEvent(b, b.byteLength / 152, (e) => sink.write(e)); sink.end(); } });
+    const json = cpuUs(() => { for (const b of batches) { p.eachEvent(b, b.byteLength / RECORD_SIZE, (e) => sink.write(e)); sink.end(); } });
     const m = new MetricsSink({ processMetrics: false });
     const q = pipeline();
-    const count = cpuUs(() => { for (const b of batches) q.countBatch(b, b.byteLength / 152, m); });
+    const count = cpuUs(() => { for (const b of batches) q.countBatch(b, b.byteLength / RECORD_SIZE, m); });
     if (round === 1) {
       console.log(`${label.padEnd(28)} --json ${(json / EVENTS).toFixed(3)} us CPU/event (${(bytes / EVENTS).toFixed(0)} B/event), metrics ${(count / EVENTS).toFixed(3)} us CPU/event`);
     }

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OFFSETS } from '../../src/decode.js';
+import { OFFSETS, RECORD_SIZE } from '../../src/decode.js';
 import { CgroupIndex, cgroupName, type CgroupLookup, type CgroupName } from '../../src/enrich/cgroup.js';
 import { WallClock } from '../../src/enrich/clock.js';
 import { Pipeline } from '../../src/pipeline.js';
@@ -157,7 +157,7 @@ function batches(other: number): Batch[] {
   return [...stormBatches(4096, 1024)].map((b) => {
     const dv = new DataView(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength);
     for (let i = b.records / 2; i < b.records; i++) {
-      const o = i * 152;
+      const o = i * RECORD_SIZE;
       if (dv.getBigUint64(o + OFFSETS.cgroup_id, true) !== 0n) dv.setBigUint64(o + OFFSETS.cgroup_id, BigInt(other), true);
     }
     return b;

@@ -120,7 +120,7 @@ describe('rotating trace writer', () => {
     for (const b of variedBatches(6000, 7)) {
       for (let i = 0; i < b.records; i += 50) {
         const n = Math.min(50, b.records - i);
-        batches.push({ bytes: b.bytes.slice(i * 152, (i + n) * 152), records: n });
+        batches.push({ bytes: b.bytes.slice(i * RECORD_SIZE, (i + n) * RECORD_SIZE), records: n });
       }
     }
     const { writer, live } = writeRotated(join(dir, 'v.trace'), batches, { sizeBytes: 64 << 10 });
