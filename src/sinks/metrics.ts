@@ -69,7 +69,7 @@ type SeriesByGroup = Map<string, SeriesBySlot>;
 
 /** (code, kind) in one small integer: an array index, no key string. Unknown kinds count as sent, as events show them. */
 function slotOf(code: number, kind: number): number {
-  return code * 4 + (kind === KIND.RECEIVED ? 1 : kind === KIND.ABORT ? 2 : 0);
+  return code * 4 + (kind === KIND.RECEIVED ? 1 : kind === KIND.ABORT ? 2 : kind === KIND.IGNORED ? 3 : 0);
 }
 
 export class MetricsSink implements ResetCounter {

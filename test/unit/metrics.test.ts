@@ -60,6 +60,16 @@ describe('rstrace_resets_total', () => {
     });
   });
 
+  it('counts ignored RSTs (code 19) under kind="ignored", apart from sent and received', async () => {
+    const sink = newSink();
+    const ignored = (): ResetEvent => sampleEvent({ kind: 'ignored', code: 19, codeKey: 'reset-ignored', comm: 'nginx', ...noCgroup });
+    sink.writeBatch([ignored(), ignored(), closedWithData('nginx')]);
+    expect(await samples(sink, 'rstrace_resets_total')).toEqual({
+      '{kind="ignored",code="19",code_key="reset-ignored",comm="nginx",container="",unit=""}': 2,
+      '{kind="sent",code="16",code_key="closed-with-data",comm="nginx",container="",unit=""}': 1,
+    });
+  });
+
   it('adds what arrived between two scrapes to what the first scrape read', async () => {
     const sink = newSink();
     sink.writeBatch([refusedSent()]);
