@@ -30,6 +30,8 @@ export interface PipelineDeps {
   /** sockets older than the trace: inode -> owner */
   proc: OwnerLookup;
   reasons: ReasonNames;
+  /** skb_drop_reason names, for ignored RSTs (default: this kernel's, from BTF) */
+  dropReasons?: ReasonNames;
   /** cgroup id -> path, container, unit (none: events carry null) */
   cgroups?: CgroupLookup;
   /** user-space filter; events it rejects are counted as filtered */
@@ -168,7 +170,7 @@ export class Pipeline {
   }
 
   private judge(r: RawRecord): Verdict {
-    this.reason = reasonName(this.deps.reasons, r);
+    this.reason = reasonName(this.deps.reasons, r, this.deps.dropReasons);
     return classifyInto(this.verdict, r, this.reason, this.signals.madeByFirewall(r));
   }
 

@@ -5,7 +5,7 @@
  */
 import { hostname, release } from 'node:os';
 import { addon, type KernelCounters, type NativeError, type NativeTracer, type TracerOptions } from './kernel/addon.js';
-import { rstReasonNames } from './kernel/names.js';
+import { dropReasonNames, rstReasonNames } from './kernel/names.js';
 import { isoNow, WallClock } from './enrich/clock.js';
 import { ProcIndex } from './enrich/proc.js';
 import { CgroupIndex } from './enrich/cgroup.js';
@@ -171,7 +171,7 @@ export async function runTrace(o: TraceOptions): Promise<number> {
       // The file keeps kernel records; the filter and --count go in the header and are applied when it is read.
       file = openTraceOutput(o.output, {
         host: hostname(), kernel: release(), bootToWallNs: clock.bootToWallNs.toString(), startTime: startedAt,
-        options: o.recorded, names: { sk_rst_reason: [...reasons] },
+        options: o.recorded, names: { sk_rst_reason: [...reasons], skb_drop_reason: [...dropReasonNames()] },
         filter: filtering ? o.filter : null, limit: o.count ?? null,
       }, proc, o.rotation, () => counters(tracer.counters()), cgroups);
     } catch (err) {

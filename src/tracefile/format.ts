@@ -56,7 +56,7 @@ export interface TraceHeader {
   recordSize: number;
   /** fingerprint of the record layout (see layoutFingerprint) */
   layout: string;
-  /** at least `sk_rst_reason` */
+  /** at least `sk_rst_reason`; `skb_drop_reason` since ignored RSTs (older files: the reading kernel's names) */
   names: NameTables;
   /** the live user-space filter, re-applied at read time; null for none */
   filter: EventFilter | null;

@@ -112,3 +112,8 @@ export function readHeader(value: unknown, source: string): TraceHeader {
 export function reasonNames(h: TraceHeader): ReasonNames {
   return new Map(h.names.sk_rst_reason);
 }
+
+/** The writing kernel's skb_drop_reason names (they drift between kernels); undefined in files from before ignored RSTs. */
+export function dropReasonNamesOf(h: TraceHeader): ReasonNames | undefined {
+  return h.names.skb_drop_reason ? new Map(h.names.skb_drop_reason) : undefined;
+}

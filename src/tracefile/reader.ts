@@ -20,7 +20,7 @@ import {
   MAX_CGROUPS, MAX_OWNERS, RECORD_WORDS, TAG_BATCH, TAG_CGROUPS, TAG_END, TAG_FORGET_CGROUPS, TAG_FORGET_OWNERS, TAG_OWNERS,
   type TraceDamage, type TraceHeader, type TraceTrailer,
 } from './format.js';
-import { readHeader, reasonNames } from './header.js';
+import { dropReasonNamesOf, readHeader, reasonNames } from './header.js';
 import { FileCgroups, FileOwners } from './owners.js';
 import { RecordRefs, decodeRecords } from './records.js';
 import { decodeChecks } from './kernel-check.js';
@@ -143,7 +143,7 @@ export class TraceReader {
     const clock = new WallClock(BigInt(header.bootToWallNs));
     this.clockOffSec = Number(clock.bootToWallNs / 1_000_000_000n);
     this.pipeline = new Pipeline({
-      clock, proc: this.owners, cgroups: this.cgroups, reasons: reasonNames(header), keep: filter ? (e) => matchesFilter(e, filter) : undefined,
+      clock, proc: this.owners, cgroups: this.cgroups, reasons: reasonNames(header), dropReasons: dropReasonNamesOf(header), keep: filter ? (e) => matchesFilter(e, filter) : undefined,
     });
   }
 
