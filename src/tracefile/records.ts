@@ -13,8 +13,8 @@ import { OFFSETS, RECORD_SIZE } from '../decode.js';
 import { KIND_OFFSET, RECORD_WORDS } from './format.js';
 
 const SLOTS = 4;
-/** mask + the longest varint for every word */
-export const MAX_CODED_RECORD = 6 + RECORD_WORDS * 5;
+/** the longest mask (RECORD_WORDS + 2 bits, 7 per LEB128 byte) + the longest varint for every word */
+export const MAX_CODED_RECORD = Math.ceil((RECORD_WORDS + 2) / 7) + RECORD_WORDS * 5;
 
 /** Mask bit order: the words that change from record to record first, then the rest ascending. */
 export const WORD_ORDER: readonly number[] = (() => {
@@ -48,7 +48,7 @@ export function encodeRecords(refs: RecordRefs, words: Uint32Array, records: num
     const slot = (words[base + kindWord] >>> kindShift) & (SLOTS - 1);
     const rb = slot * RECORD_WORDS;
     let lo = slot; // mask bits 0-29
-    let hi = 0; // mask bits 30-39
+    let hi = 0; // mask bits 30 and up (RECORD_WORDS + 2 bits in all)
     let n = 0;
     for (let i = 0; i < RECORD_WORDS; i++) {
       const w = ORDER[i];
@@ -90,7 +90,7 @@ export function decodeRecords(refs: RecordRefs, src: Uint8Array, out: Uint32Arra
   const end = src.length;
   while (pos < end) {
     if (r >= maxRecords) return `more than ${maxRecords} records in one batch`;
-    // mask: up to 40 bits; lo gets bits 0-29, hi bits 30-39
+    // mask: up to RECORD_WORDS + 2 bits; lo gets bits 0-29, hi the rest
     let lo = src[pos];
     let hi = 0;
     if (lo < 0x80) pos++; // one byte: the storm's case (the words that change first in WORD_ORDER)

@@ -1,7 +1,8 @@
 /**
  * Drop reason numbers drift between kernels: a trace file carries the writing
  * kernel's skb_drop_reason names, and an ignored RST read elsewhere is named
- * by them, not by the reading kernel's BTF.
+ * by them, not by the reading kernel's BTF. And the record coding's worst
+ * case fits the room the writer reserves for it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AF_INET, FLAG, HOOK, KIND, OFFSETS, RECORD_SIZE } from '../../src/decode.js';
 import { TCP_STATE } from '../../src/kernel/names.js';
 import { readTraceFile } from '../../src/tracefile/reader.js';
+import { KIND_OFFSET, RECORD_WORDS } from '../../src/tracefile/format.js';
+import { MAX_CODED_RECORD, RecordRefs, decodeRecords, encodeRecords } from '../../src/tracefile/records.js';
 import { REASONS, writeBatches } from '../helpers/tracefile.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rstrace-drop-'));
@@ -53,5 +56,19 @@ describe('trace file: skb_drop_reason names', () => {
     const [e] = readTraceFile(path).events;
     expect(e.kind).toBe('ignored');
     expect(e.reason).toBe('UNKNOWN_4243');
+  });
+});
+
+describe('record coding: the worst case', () => {
+  it('a record that changes every word by the widest difference fits MAX_CODED_RECORD and decodes back', () => {
+    const words = new Uint32Array(RECORD_WORDS);
+    for (let w = 0; w < RECORD_WORDS; w++) words[w] = 0x80000000; // zigzag 0xffffffff: 5 varint bytes each
+    words[KIND_OFFSET >> 2] = (words[KIND_OFFSET >> 2] & ~(0xff << ((KIND_OFFSET & 3) * 8))) >>> 0; // slot 0
+    const out = new Uint8Array(MAX_CODED_RECORD);
+    const end = encodeRecords(new RecordRefs(), words, 1, out, 0);
+    expect(end).toBe(MAX_CODED_RECORD);
+    const back = new Uint32Array(RECORD_WORDS);
+    expect(decodeRecords(new RecordRefs(), out.subarray(0, end), back, 1)).toBe(1);
+    expect([...back]).toEqual([...words]);
   });
 });
