@@ -29,6 +29,13 @@ function parsed<T>(parse: (text: string) => T): (text: string) => T {
   };
 }
 
+/** --firewall, the same for every command that attaches the hooks. */
+export function addFirewallOption(cmd: Command): Command {
+  return cmd.option('--firewall', 'also report RSTs made by firewall rules (code 4, nftables/iptables reject with tcp reset): '
+    + 'hooks net_dev_queue, which runs for every packet this host sends (about 65 ns each); without it no code 4 is '
+    + 'reported and a RST this host\'s firewall sent to a local client reads as a refusal by the peer');
+}
+
 export const ROTATION_HELP = `
 Rotation (with -o DIR/NAME.EXT), as tcpdump -C/-W: the trace goes into files
 DIR/NAME-YYYYMMDDTHHMMSSZ-SEQ.EXT (UTC opening time, a sequence number that

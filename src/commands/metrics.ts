@@ -4,11 +4,12 @@ import { runTrace, type TraceOptions } from '../trace.js';
 import { PRIVILEGES_HELP } from '../kernel/privileges.js';
 import { DEFAULT_LISTEN, DEFAULT_MAX_COMMS, DEFAULT_MAX_CONTAINERS } from '../sinks/metrics.js';
 import { filtersFrom, listenAddress, positiveSeconds, wholeNumber, addFilterOptions, type FilterOptions } from './options.js';
-import { addOutputOptions, recordable, rotationFrom, ROTATION_HELP, serveMetrics, type OutputOpts } from './agent-options.js';
+import { addFirewallOption, addOutputOptions, recordable, rotationFrom, ROTATION_HELP, serveMetrics, type OutputOpts } from './agent-options.js';
 
 interface Opts extends FilterOptions, OutputOpts {
   listen: string;
   json?: boolean;
+  firewall?: boolean;
   maxComms: number;
   maxContainers: number;
   duration?: number;
@@ -26,6 +27,7 @@ export function registerMetricsCommand(program: Command): void {
     .option('-d, --duration <seconds>', 'stop after this many seconds', positiveSeconds('--duration'))
     .option('--json', 'also print each event as a JSON line on stdout (for a log shipper), from the same hooks');
   addOutputOptions(cmd, 'also record the events in a trace file for `report` and `export`, from the same hooks');
+  addFirewallOption(cmd);
   addFilterOptions(cmd)
     .addHelpText('after', `
 Serves http://ADDR/metrics in the Prometheus text format until Ctrl-C (or --duration):
@@ -69,6 +71,7 @@ ${PRIVILEGES_HELP}`)
       const sink = await serveMetrics(opts.listen, opts.maxComms, opts.maxContainers);
       const traceOptions: TraceOptions = {
         json: opts.json ?? false,
+        firewall: opts.firewall ?? false,
         output: opts.output,
         rotation,
         table: false,

@@ -4,10 +4,12 @@ import { runTrace } from '../trace.js';
 import { PRIVILEGES_HELP } from '../kernel/privileges.js';
 import { useColor, type ColorWhen } from '../sinks/ansi.js';
 import { TopView } from '../top/view.js';
+import { addFirewallOption } from './agent-options.js';
 import { addFilterOptions, colorWhen, filtersFrom, positiveSeconds, type FilterOptions } from './options.js';
 
 interface Opts extends FilterOptions {
   duration?: number;
+  firewall?: boolean;
   color: ColorWhen;
 }
 
@@ -17,6 +19,7 @@ export function registerTopCommand(program: Command): void {
     .description('a live view of TCP resets for storms: resets per second and totals by code, owner, peer and service port')
     .option('-d, --duration <seconds>', 'stop after this many seconds', positiveSeconds('--duration'))
     .option('--color <when>', 'bold headers: auto (a terminal without NO_COLOR), always, never', colorWhen, 'auto');
+  addFirewallOption(cmd);
   addFilterOptions(cmd)
     .addHelpText('after', `
 The screen is redrawn once a second; q or Ctrl-C quits and prints the totals.
@@ -39,7 +42,7 @@ ${PRIVILEGES_HELP}`)
       const filters = filtersFrom(opts);
       const view = new TopView(useColor(opts.color, process.stdout));
       process.exitCode = await runTrace({
-        json: false, table: false, quiet: true, view, durationSec: opts.duration, ...filters,
+        json: false, table: false, quiet: true, view, durationSec: opts.duration, firewall: opts.firewall ?? false, ...filters,
         assumeNoReason: false, recorded: {},
       });
     });

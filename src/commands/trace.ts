@@ -5,7 +5,7 @@ import { PRIVILEGES_HELP } from '../kernel/privileges.js';
 import type { ColorWhen } from '../sinks/ansi.js';
 import { DEFAULT_MAX_COMMS } from '../sinks/metrics.js';
 import { colorWhen, filtersFrom, positiveInt, positiveSeconds, addFilterOptions, type FilterOptions } from './options.js';
-import { addOutputOptions, metricsAddress, recordable, rotationFrom, ROTATION_HELP, serveMetrics, type OutputOpts } from './agent-options.js';
+import { addFirewallOption, addOutputOptions, metricsAddress, recordable, rotationFrom, ROTATION_HELP, serveMetrics, type OutputOpts } from './agent-options.js';
 
 interface Opts extends FilterOptions, OutputOpts {
   json?: boolean;
@@ -29,10 +29,8 @@ export function registerTraceCommand(program: Command): void {
     .option('-d, --duration <seconds>', 'stop after this many seconds', positiveSeconds('--duration'))
     .option('-c, --count <n>', 'stop after this many events', positiveInt('--count'))
     .option('--color <when>', 'colour the table by kind: auto (a terminal without NO_COLOR), always, never', colorWhen, 'auto')
-    .option('--metrics <addr>', 'also serve Prometheus metrics on HOST:PORT, as `rstrace metrics --listen` does (same hooks, one process)', metricsAddress)
-    .option('--firewall', 'also report RSTs made by firewall rules (code 4, nftables/iptables reject with tcp reset): '
-      + 'hooks net_dev_queue, which runs for every packet this host sends (about 65 ns each); without it no code 4 is '
-      + 'reported and a RST this host\'s firewall sent to a local client reads as a refusal by the peer');
+    .option('--metrics <addr>', 'also serve Prometheus metrics on HOST:PORT, as `rstrace metrics --listen` does (same hooks, one process)', metricsAddress);
+  addFirewallOption(cmd);
   addOutputOptions(cmd, 'also record a trace file (msgpack) for `report` and `export` later');
   addFilterOptions(cmd)
     .addOption(new Option('--assume-no-reason', 'behave as on a kernel without sk_rst_reason (before 6.10)').hideHelp())

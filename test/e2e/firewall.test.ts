@@ -6,12 +6,13 @@
  * owner, and the client's `received` event says this host's firewall made it. Plain `reject`
  * answers with ICMP: code 9 on the client, and no code 4. tcpdump agrees RST for RST.
  */
+import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ResetEvent } from '../../src/event.js';
 import { compareRsts, rstCapture } from '../helpers/forged.js';
 import { cleanup, netnsInode, nft, run, sysctl, vethPair } from '../helpers/netns.js';
-import { endpoint, scope, type Scope } from '../helpers/scenarios.js';
-import { stopAllTracers } from '../helpers/tracer.js';
+import { endpoint, scope, sleep, type Scope } from '../helpers/scenarios.js';
+import { RSTRACE, stopAllTracers } from '../helpers/tracer.js';
 
 afterAll(async () => {
   await stopAllTracers();
@@ -158,4 +159,35 @@ describe('firewall-made RSTs (code 4)', () => {
       expect(t.events.filter((e) => e.code === 4 || e.rport === cport)).toEqual([]);
     });
   }
+});
+
+describe('firewall-made RSTs in the agent (metrics --firewall)', () => {
+  it('ipv4: rstrace metrics --firewall counts the rejecting namespace\'s RST as kind="sent", code="4"', async (ctx) => {
+    const s = scope(ctx);
+    const a = await s.netns('rsth1ma');
+    const b = await s.netns('rsth1mb');
+    await vethPair(a, b, { addrA: '10.199.3.1/24', addrB: '10.199.3.2/24', ifA: 'h1ma', ifB: 'h1mb' });
+    await nft(b, RULES);
+    const child = spawn(RSTRACE, ['metrics', '--firewall', '--listen', '127.0.0.1:0', '--netns', String(netnsInode(b))],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => { err += c; });
+    try {
+      for (let i = 0; i < 100 && !/attached/.test(err); i++) await sleep(100);
+      const url = /serving metrics on (\S+)/.exec(err)?.[1];
+      expect(url, err).toBeDefined();
+      const { cli } = await connectFrom(s, a, FAMILIES[0], '10.199.3.1', '10.199.3.2', 8080);
+      expect(await cli.waitLine('error')).toBe('ECONNREFUSED');
+      const series = 'rstrace_resets_total{kind="sent",code="4",code_key="firewall-reject",comm="kernel"';
+      let text = '';
+      for (let i = 0; i < 50 && !text.includes(series); i++) { // bounded: a poll interval or two
+        await sleep(100);
+        text = await (await fetch(url!)).text();
+      }
+      expect(text.split('\n').filter((l) => l.startsWith(series)).map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)))).toEqual([1]);
+    } finally {
+      child.kill('SIGINT');
+      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+    }
+  });
 });
