@@ -74,6 +74,28 @@ export function parquetCopySql(jsonl: string, out: string): string {
     + `TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`;
 }
 
+const SURROGATE_ESCAPE = Buffer.from('\\ud');
+const REPLACEMENT_ESCAPE = Buffer.from('\\ufffd');
+
+/**
+ * JSON.stringify writes a lone UTF-16 surrogate (a JS string no UTF-8 can
+ * hold) as the escape `\udXXX`, which DuckDB refuses as malformed JSON; each
+ * becomes `\ufffd` in place (same length), the U+FFFD that TextEncoder would
+ * make of it. Paired surrogates are written as UTF-8, never escaped, so every
+ * such escape is a lone one. One native search per buffer finds none at all
+ * in an ordinary trace.
+ */
+export function replaceLoneSurrogateEscapes(json: Buffer): void {
+  for (let at = json.indexOf(SURROGATE_ESCAPE); at >= 0; at = json.indexOf(SURROGATE_ESCAPE, at + 1)) {
+    const c = json[at + 3];
+    if (!((c >= 0x38 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) continue; // \ud8-\udf: surrogates only
+    let slashes = 0;
+    for (let i = at - 1; i >= 0 && json[i] === 0x5c; i--) slashes++;
+    if (slashes % 2 === 1) continue; // an escaped backslash followed by the text "ud..."
+    REPLACEMENT_ESCAPE.copy(json, at);
+  }
+}
+
 /** Creates `path` (mode 0600) or says why it cannot, before any work; DuckDB then writes into it. */
 function claimOutput(path: string): void {
   try {
@@ -158,6 +180,7 @@ export class ParquetEventWriter {
 
   private flushLines(): void {
     const bytes = this.lines.bytes();
+    replaceLoneSurrogateEscapes(bytes);
     try {
       for (let off = 0; off < bytes.length;) off += writeSync(this.fd!, bytes, off, bytes.length - off);
     } catch (err) {

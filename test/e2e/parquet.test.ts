@@ -3,10 +3,11 @@
  * the line `export --format jsonl` prints for the same event, field by field
  * (time as TIMESTAMP_NS to the nanosecond, integers as BIGINT, nulls as nulls,
  * signals as a list), over a real trace of real resets, a file of varied
- * records (IPv6, odd names, every kind) and a rotated directory.
+ * records (IPv6, odd names, every kind), a rotated directory and hostile
+ * strings; the staging directory is gone afterwards, on failure too.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -134,5 +135,94 @@ describe('export --format parquet, read back by DuckDB', () => {
     await w.finish();
     const { rows } = await readParquet(out);
     expect(rows).toEqual(events.map((e) => asRow(JSON.parse(JSON.stringify(e)) as Record<string, unknown>)));
+  }, 60_000);
+
+  /** Strings that break naive CSV, JSON or C: each must come back as it went in (as UTF-8 can hold it). */
+  const HOSTILE = ['', ' ', '"', '""', "'", ',', 'a,b', '"x, y"', '\n', 'a\r\nb', '\t\\\b\f\v', '\\"', '\\u0041', '\\ud800', '\\\ud800', '\u0000', 'a\u0000b',
+    '\u0001\u001f\u007f\u0080\u009f', '\u2028\u2029', 'é ü 中文 🦀', 'bom\ufeff', 'a\ufeffb', '\ud800', 'x\udc00y', '\udbff\udfff', 'null', 'NULL', '\\N', '[]', '{}',
+    'x'.repeat(5000)];
+
+  /** What a string can be in UTF-8: a lone surrogate becomes U+FFFD, as TextEncoder makes it. */
+  const utf8 = (s: string): string => Buffer.from(s, 'utf8').toString('utf8');
+
+  it('round-trips hostile strings in every string column, and [] apart from null', async () => {
+    const base = variedEvents(HOSTILE.length * 2, 3);
+    const stringFields = EVENT_SCHEMA.filter((f) => f.type === 'string' && f.name !== 'time' && !('values' in f));
+    const events: ResetEvent[] = base.map((e, i) => {
+      const out: Record<string, unknown> = { ...e };
+      // every field on every row, each row shifted, so that each string meets each column
+      stringFields.forEach((f, k) => { out[f.name] = HOSTILE[(i + k) % HOSTILE.length]; });
+      out.signals = i % 3 === 0 ? [] : i % 3 === 1 ? [HOSTILE[i % HOSTILE.length], 'a,b'] : null;
+      return out as unknown as ResetEvent;
+    });
+    const out = join(tmp, 'hostile.parquet');
+    const w = await ParquetEventWriter.create(out);
+    for (const e of events) w.add(e);
+    await w.finish();
+    const { rows } = await readParquet(out);
+    const expected = events.map((e) => {
+      const row = asRow(JSON.parse(JSON.stringify(e)) as Record<string, unknown>);
+      for (const [k, v] of Object.entries(row)) {
+        if (typeof v === 'string') row[k] = utf8(v);
+        else if (Array.isArray(v)) row[k] = v.map((x: string) => utf8(x));
+      }
+      return row;
+    });
+    expect(rows.length).toBe(events.length);
+    for (let i = 0; i < rows.length; i++) expect(rows[i], `row ${i}`).toEqual(expected[i]);
+  }, 60_000);
+
+  it('keeps a leading byte order mark (which a UTF-8 decoder would drop, so asked of DuckDB)', async () => {
+    const events = variedEvents(10, 4).map((e, i) => ({ ...e, comm: i % 2 ? '\ufeffbom' : 'plain' }));
+    const out = join(tmp, 'bom.parquet');
+    const w = await ParquetEventWriter.create(out);
+    for (const e of events) w.add(e);
+    await w.finish();
+    const db = await DuckDBInstance.create(':memory:');
+    const conn = await db.connect();
+    try {
+      const r = await conn.runAndReadAll(`SELECT count(*) FILTER (WHERE comm = chr(65279) || 'bom'), count(*) FILTER (WHERE comm = 'plain') FROM read_parquet('${out}')`);
+      expect(r.getRows()[0].map(Number)).toEqual([5, 5]);
+    } finally {
+      conn.closeSync();
+      db.closeSync();
+    }
+  }, 60_000);
+
+  it('writes an empty file with every column when no event is left, and leaves no staging behind', async () => {
+    const stage = join(tmp, 'stage-empty');
+    mkdirSync(stage);
+    const before = process.env.TMPDIR;
+    process.env.TMPDIR = stage;
+    try {
+      const out = join(tmp, 'empty.parquet');
+      const w = await ParquetEventWriter.create(out);
+      expect(readdirSync(stage).length).toBe(1);
+      await w.finish();
+      expect(readdirSync(stage)).toEqual([]);
+      const { types, rows } = await readParquet(out);
+      expect(types.map(([n]) => n)).toEqual(EVENT_SCHEMA.map((f) => f.name));
+      expect(rows).toEqual([]);
+    } finally {
+      if (before === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = before;
+    }
+  }, 60_000);
+
+  it('removes its staging directory when DuckDB cannot write, and says so in one line', async () => {
+    const stage = join(tmp, 'stage-fail');
+    const gone = join(tmp, 'gone');
+    mkdirSync(stage);
+    mkdirSync(gone);
+    const before = process.env.TMPDIR;
+    process.env.TMPDIR = stage;
+    try {
+      const w = await ParquetEventWriter.create(join(gone, 'x.parquet'));
+      for (const e of variedEvents(100, 9)) w.add(e);
+      rmSync(gone, { recursive: true }); // the output's directory vanishes under the export
+      await expect(w.finish()).rejects.toThrow(/^cannot write .*x\.parquet: /);
+      expect(readdirSync(stage)).toEqual([]);
+    } finally {
+      if (before === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = before;
+    }
   }, 60_000);
 });
