@@ -13,10 +13,11 @@
  * by row group, in the file's order. Nothing per event stays in memory:
  * DuckDB holds a row group at a time under MEMORY_LIMIT. Measured against
  * filling DuckDB data chunks from JS (the first version: a table of every
- * event, then dictionary joins and a sort), this is about twice the rate at a
- * quarter of the memory (bench/RESULTS.md, "Parquet export"). A FIFO instead
- * of the file would save the disk, but DuckDB's JSON and CSV readers keep
- * what they read from a pipe, so memory would grow with the input again.
+ * event, then dictionary joins and a sort), this is about twice the rate in a
+ * third of the memory, which no longer grows with the input (bench/RESULTS.md,
+ * "Parquet export"). A FIFO instead of the file would save the disk, but
+ * DuckDB's JSON and CSV readers keep what they read from a pipe, so memory
+ * would grow with the input again.
  */
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
