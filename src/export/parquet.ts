@@ -8,7 +8,7 @@
  * Events go to DuckDB as JSON lines, written by the `trace --json` encoder
  * (the fastest event encoder rstrace has, and JSON keeps null apart from ""
  * and [] and escapes every control character) into a file in a private 0700
- * directory, removed afterwards whatever happens; one COPY then reads it with
+ * directory, unlinked once open; one COPY then reads it with
  * read_json and explicit column types and writes the Parquet file row group
  * by row group, in the file's order. Nothing per event stays in memory:
  * DuckDB holds a row group at a time under MEMORY_LIMIT. Measured against
@@ -19,7 +19,7 @@
  * DuckDB's JSON and CSV readers keep what they read from a pipe, so memory
  * would grow with the input again.
  */
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -118,20 +118,25 @@ export class ParquetEventWriter {
   private fd: number | null;
   private closed = false;
 
-  private constructor(private readonly out: string, private readonly dir: string, private readonly jsonl: string) {
-    this.fd = openSync(jsonl, 'wx', 0o600);
+  private constructor(private readonly out: string, private readonly stagedIn: string, fd: number) {
+    this.fd = fd;
   }
 
   /** Claims `out` (mode 0600) at once, so that a bad path fails before any work. */
   static async create(out: string): Promise<ParquetEventWriter> {
     claimOutput(out);
-    // the staged lines name processes and peers, like the trace: a directory only we can enter
+    // The staged lines name processes and peers, like the trace: a file in a
+    // directory only we can enter, unlinked (and the directory removed) as soon
+    // as it is open, so that nothing is left behind even if the process is
+    // killed. DuckDB reopens it through /proc/self/fd.
     const dir = mkdtempSync(join(tmpdir(), 'rstrace-parquet-'));
     try {
-      return new ParquetEventWriter(out, dir, join(dir, 'events.jsonl'));
-    } catch (err) {
+      const file = join(dir, 'events.jsonl');
+      const fd = openSync(file, 'wx', 0o600);
+      unlinkSync(file);
+      return new ParquetEventWriter(out, dir, fd);
+    } finally {
       rmSync(dir, { recursive: true, force: true });
-      throw err;
     }
   }
 
@@ -141,21 +146,18 @@ export class ParquetEventWriter {
     if (this.lines.full) this.flushLines();
   }
 
-  /** Writes the file, then removes the staging directory. */
+  /** Writes the file, then drops the staged lines. */
   async finish(): Promise<void> {
     try {
       this.flushLines();
-      closeSync(this.fd!);
-      this.fd = null;
-      const db = await DuckDBInstance.create(':memory:', {
-        memory_limit: MEMORY_LIMIT, threads: String(THREADS), temp_directory: join(this.dir, 'spill'),
-      });
+      // no spill directory: a streaming COPY needs none, and over the limit it should fail, not fill a disk
+      const db = await DuckDBInstance.create(':memory:', { memory_limit: MEMORY_LIMIT, threads: String(THREADS), temp_directory: '' });
       // a trace names processes and peers: whatever DuckDB creates stays private
       const umask = process.umask(0o077);
       try {
         const conn = await db.connect();
         try {
-          await conn.run(parquetCopySql(this.jsonl, this.out));
+          await conn.run(parquetCopySql(`/proc/self/fd/${this.fd!}`, this.out));
         } finally {
           conn.closeSync();
         }
@@ -176,7 +178,6 @@ export class ParquetEventWriter {
     if (this.closed) return;
     this.closed = true;
     if (this.fd !== null) { closeSync(this.fd); this.fd = null; }
-    rmSync(this.dir, { recursive: true, force: true });
   }
 
   private flushLines(): void {
@@ -185,7 +186,7 @@ export class ParquetEventWriter {
     try {
       for (let off = 0; off < bytes.length;) off += writeSync(this.fd!, bytes, off, bytes.length - off);
     } catch (err) {
-      throw new RstraceError(`cannot stage events for ${this.out} in ${this.dir}: ${(err as Error).message}`,
+      throw new RstraceError(`cannot stage events for ${this.out} in ${this.stagedIn}: ${(err as Error).message}`,
         'free space in the temporary directory or point TMPDIR elsewhere', 1);
     }
     this.lines.reset();
