@@ -28,7 +28,8 @@ explained in the README), the CSV columns and the Parquet columns; null (an
 empty CSV cell) where a fact is unknown:
 ${schemaHelp()}
 In Parquet, time is a TIMESTAMP_NS (UTC), integers are BIGINT, signals a list
-of strings.
+of strings. Parquet is staged as JSON lines in TMPDIR (about 480 bytes per
+event, removed as it goes; TMPDIR=/var/tmp where /tmp is small).
 
 Several files, or a directory of rotated files, are read in the order of their
 start times and written as one. A file cut off mid-record is exported up to the
