@@ -32,6 +32,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Pretend the kernel has no sk_rst_reason (tests the pre-6.10 path). */
 const volatile bool assume_no_reason = false;
+/* Set when the firewall hook (net_dev_queue) is attached: only then does it
+ * need the stack's RST tuples, and a storm need not pay for noting them. */
+const volatile bool note_stack_rsts = false;
 
 SEC("tp_btf/tcp_send_reset")
 int handle_send_reset(__u64 *ctx)
@@ -44,7 +47,7 @@ int handle_send_reset(__u64 *ctx)
 	count_send_reset_netns(sk, skb);
 	/* The RST answering this segment is queued next, on this CPU: its tuple
 	 * is the segment's reversed. Noted before the reserve, which may fail. */
-	if (skb) {
+	if (note_stack_rsts && skb) {
 		struct segment g;
 
 		if (parse_tcp(skb, skb->protocol, &g, false))

@@ -125,6 +125,8 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
       if (prog) bpf_program__set_autoload(prog, false);
     }
   }
+  // tcp_send_reset notes the stack's RST tuples only for the firewall hook, when it loads.
+  skel_->rodata->note_stack_rsts = bpf_program__autoload(skel_->progs.handle_net_dev_queue);
 
   int err = rstrace_bpf__load(skel_);
   if (err) {

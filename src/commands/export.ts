@@ -1,7 +1,6 @@
 /** `rstrace export FILE...`: commander wiring (the work is in src/export.ts and src/export/parquet.ts). */
 import type { Command } from 'commander';
 import { exportTrace, fileOutput, stdoutOutput, type ExportFormat } from '../export.js';
-import { exportParquet } from '../export/parquet.js';
 import { RstraceError } from '../errors.js';
 import { listedPaths } from '../tracefile/inputs.js';
 import { addFilterOptions, exportFormat, filterFrom, outputFile, type FilterOptions } from './options.js';
@@ -48,6 +47,8 @@ Examples:
       let result;
       if (opts.format === 'parquet') {
         if (output === undefined) throw new RstraceError('--format parquet needs -o FILE', 'Parquet is written to a file: add -o resets.parquet', 2);
+        // DuckDB is a large native module: loaded only for Parquet, so jsonl/csv start fast
+        const { exportParquet } = await import('../export/parquet.js');
         result = await exportParquet(files, output, filter);
       } else {
         const out = output !== undefined ? () => fileOutput(output) : stdoutOutput;
