@@ -19,7 +19,6 @@ import signal
 import socket
 import struct
 import sys
-import threading
 
 ETH_P_ALL = 0x0003
 ETH_P_IP = 0x0800
@@ -44,14 +43,19 @@ class Watch:
         self.src, self.dst = src, dst
         self.expected = None  # next seq DST expects from SRC
         self.syn_isn = None   # ISN of DST's SYN
-        self.lock = threading.Lock()
         # ETH_P_ALL: a socket bound to one protocol gets only incoming packets
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
         self.sock.bind((iface, ETH_P_ALL))
 
-    def run(self):
+    def drain(self):
+        # Every segment that crossed the link before the command is queued on
+        # this socket: read them all now, so the seq is the latest (a watcher
+        # thread could lag behind on a busy machine and miss or age it).
         while True:
-            pkt, addr = self.sock.recvfrom(65535)
+            try:
+                pkt, addr = self.sock.recvfrom(65535, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return
             if addr[1] != ETH_P_IP or len(pkt) < 40 or pkt[9] != socket.IPPROTO_TCP:
                 continue
             ihl = (pkt[0] & 15) * 4
@@ -64,11 +68,10 @@ class Watch:
             if flags & 0x04:
                 continue  # RSTs (ours included) change nothing
             payload = total - ihl - doff
-            with self.lock:
-                if (saddr, sport) == self.src and (daddr, dport) == self.dst:
-                    self.expected = (seq + payload + (1 if flags & 0x02 else 0) + (1 if flags & 0x01 else 0)) & 0xFFFFFFFF
-                elif (saddr, sport) == self.dst and (daddr, dport) == self.src and flags & 0x02:
-                    self.syn_isn = seq
+            if (saddr, sport) == self.src and (daddr, dport) == self.dst:
+                self.expected = (seq + payload + (1 if flags & 0x02 else 0) + (1 if flags & 0x01 else 0)) & 0xFFFFFFFF
+            elif (saddr, sport) == self.dst and (daddr, dport) == self.src and flags & 0x02:
+                self.syn_isn = seq
 
 
 def segment(src, dst, seq, ack, flags) -> bytes:
@@ -87,7 +90,6 @@ def main():
     signal.alarm(60)
     src, dst = endpoint(sys.argv[2]), endpoint(sys.argv[3])
     watch = Watch(sys.argv[1], src, dst)
-    threading.Thread(target=watch.run, daemon=True).start()
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     print('ready', flush=True)
     for line in sys.stdin:
@@ -97,16 +99,16 @@ def main():
         if words[0] == 'quit':
             break
         offset = int(words[1]) if len(words) > 1 else 0
-        with watch.lock:
-            if words[0] == 'rst' and watch.expected is not None:
-                seq, ack, flags = (watch.expected + offset) & 0xFFFFFFFF, 0, 0x04
-            elif words[0] == 'rstat':
-                seq, ack, flags = offset & 0xFFFFFFFF, 0, 0x04
-            elif words[0] == 'rstack' and watch.syn_isn is not None:
-                seq, ack, flags = 0, (watch.syn_isn + 1 + offset) & 0xFFFFFFFF, 0x14
-            else:
-                print(f'error=nothing-seen-for-{words[0]}', flush=True)
-                continue
+        watch.drain()
+        if words[0] == 'rst' and watch.expected is not None:
+            seq, ack, flags = (watch.expected + offset) & 0xFFFFFFFF, 0, 0x04
+        elif words[0] == 'rstat':
+            seq, ack, flags = offset & 0xFFFFFFFF, 0, 0x04
+        elif words[0] == 'rstack' and watch.syn_isn is not None:
+            seq, ack, flags = 0, (watch.syn_isn + 1 + offset) & 0xFFFFFFFF, 0x14
+        else:
+            print(f'error=nothing-seen-for-{words[0]}', flush=True)
+            continue
         raw.sendto(segment(src, dst, seq, ack, flags), (socket.inet_ntoa(dst[0]), 0))
         print(f'injected seq={seq} ack={ack}', flush=True)
     print('done', flush=True)
