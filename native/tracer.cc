@@ -6,6 +6,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -128,7 +130,14 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   // tcp_send_reset notes the stack's RST tuples only for the firewall hook, when it loads.
   skel_->rodata->note_stack_rsts = bpf_program__autoload(skel_->progs.handle_net_dev_queue);
 
+  // The verifier gives up with EAGAIN when a signal is pending, and a process
+  // that gets signals often (a profiler's SIGPROF, a busy parent's SIGCHLD)
+  // would never load: hold them until the programs are in.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   int err = rstrace_bpf__load(skel_);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (err) {
     ThrowLibbpf(env, "loading the BPF programs", -err, log.Text());
     Shutdown();
