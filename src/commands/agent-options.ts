@@ -5,28 +5,17 @@
  * Prometheus at once.
  */
 import type { Command } from 'commander';
-import { RstraceError, valueError } from '../errors.js';
+import { RstraceError } from '../errors.js';
 import { MetricsSink, parseListenAddress } from '../sinks/metrics.js';
 import { parseDuration, parseSize, type RotationPolicy } from '../tracefile/rotate.js';
 import type { OptionValue } from '../tracefile/format.js';
-import { outputFile, positiveInt } from './options.js';
+import { outputFile, positiveInt, valueParser } from './options.js';
 
 export interface OutputOpts {
   output?: string;
   rotateSize?: number;
   rotateKeep?: number;
   rotateEvery?: number;
-}
-
-function parsed<T>(parse: (text: string) => T): (text: string) => T {
-  return (text) => {
-    try {
-      return parse(text);
-    } catch (err) {
-      if (err instanceof RstraceError) throw valueError(err.oneLine().replace(/^rstrace: /, ''));
-      throw err;
-    }
-  };
 }
 
 /** --firewall, the same for every command that attaches the hooks. */
@@ -45,7 +34,7 @@ batches, so nothing is lost; beyond --rotate-keep files the oldest are removed.
 'rstrace report DIR' and 'rstrace export DIR' read the series in time order.`;
 
 /** `trace --metrics ADDR`: the address as `metrics --listen` takes it, errors naming --metrics. */
-export const metricsAddress = parsed((text: string): string => {
+export const metricsAddress = valueParser((text: string): string => {
   try {
     parseListenAddress(text);
   } catch (err) {
@@ -59,8 +48,8 @@ export const metricsAddress = parsed((text: string): string => {
 export function addOutputOptions(cmd: Command, outputHelp: string): Command {
   return cmd
     .option('-o, --output <file>', outputHelp, outputFile)
-    .option('--rotate-size <size>', 'with -o: start a new file at this size (64M, 512K, 1G; at least 64K)', parsed((t: string) => parseSize('--rotate-size', t)))
-    .option('--rotate-every <duration>', 'with -o: start a new file this often (30m, 1h, 1d)', parsed((t: string) => parseDuration('--rotate-every', t)))
+    .option('--rotate-size <size>', 'with -o: start a new file at this size (64M, 512K, 1G; at least 64K)', valueParser((t: string) => parseSize('--rotate-size', t)))
+    .option('--rotate-every <duration>', 'with -o: start a new file this often (30m, 1h, 1d)', valueParser((t: string) => parseDuration('--rotate-every', t)))
     .option('--rotate-keep <n>', 'with --rotate-*: keep this many files, remove the oldest', positiveInt('--rotate-keep'));
 }
 

@@ -17,7 +17,7 @@ import { COLOR_WHEN, type ColorWhen } from '../sinks/ansi.js';
 import type { TraceOptions } from '../trace.js';
 
 /** Wraps one of our value parsers (which throw RstraceError) for commander. */
-function valueParser<T>(parse: (text: string) => T): (text: string) => T {
+export function valueParser<T>(parse: (text: string) => T): (text: string) => T {
   return (text) => {
     try {
       return parse(text);
