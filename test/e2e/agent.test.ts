@@ -14,6 +14,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, refusedConnect } from '../helpers/loopback.js';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { Fatal, stopChild, until } from '../helpers/until.js';
+
+const stop = (c: Child | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => stopChild(c, signal, 15_000);
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RSTRACE = join(ROOT, 'bin/rstrace');
@@ -39,33 +42,6 @@ function start(cmd: string, args: string[]): Child {
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   proc.on('error', (e) => { err += `\nspawn ${cmd}: ${e.message}\n`; });
   return { proc, stdout: () => out.join(''), stderr: () => err, exited };
-}
-
-async function stop(c: Child | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-  if (!c) return null;
-  if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill(signal);
-  const killer = setTimeout(() => c.proc.kill('SIGKILL'), 15_000);
-  const code = await c.exited;
-  clearTimeout(killer);
-  return code;
-}
-
-class Fatal extends Error {}
-
-async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>, seen?: () => string): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (let i = 0; Date.now() < deadline && i < ms / 250 + 1; i++) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      if (err instanceof Fatal) throw err;
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${what}: not within ${ms} ms${seen ? `; last seen: ${seen()}` : ''}${last ? ` (last error: ${String(last)})` : ''}`);
 }
 
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, refusedConnect } from '../helpers/loopback.js';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { Fatal, stopChild as stop, until } from '../helpers/until.js';
 
 const RSTRACE = fileURLToPath(new URL('../../bin/rstrace', import.meta.url));
 const PROMETHEUS = '/usr/bin/prometheus';
@@ -32,38 +33,6 @@ function start(cmd: string, args: string[]): Child {
   proc.on('error', (err) => { out += `\nspawn ${cmd}: ${err.message}\n`; });
   return { proc, output: () => out, exited };
 }
-
-/** Stops a child (signal, then SIGKILL after 10 s) and resolves with its exit code. */
-async function stop(c: Child | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-  if (!c) return null;
-  if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill(signal);
-  const killer = setTimeout(() => c.proc.kill('SIGKILL'), 10_000);
-  const code = await c.exited;
-  clearTimeout(killer);
-  return code;
-}
-
-
-/** An error that ends a wait at once, where any other one is retried. */
-class Fatal extends Error {}
-
-/** Polls `check` every 250 ms until it returns a value, for at most `ms`; `seen` says what was there instead. */
-async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>, seen?: () => string): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (let i = 0; Date.now() < deadline && i < ms / 250 + 1; i++) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      if (err instanceof Fatal) throw err;
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${what}: not within ${ms} ms${seen ? `; last seen: ${seen()}` : ''}${last ? ` (last error: ${String(last)})` : ''}`);
-}
-
 
 interface PromSample {
   metric: Record<string, string>;
