@@ -11,7 +11,7 @@ import { RESET_CODES } from '../codes.js';
 import { formatIsoMs, IsoMsParser } from '../enrich/clock.js';
 import type { NetnsCheck } from '../completeness/check.js';
 import { servicePort } from './service-port.js';
-import { unitOf } from './unit.js';
+import { unitOf } from '../enrich/container.js';
 
 export interface CodeCount { code: number; key: string; name: string; count: number }
 export interface ProcessCount { pid: number | null; comm: string | null; count: number }

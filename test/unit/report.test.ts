@@ -3,7 +3,7 @@ import { RESET_CODES } from '../../src/codes.js';
 import { renderReport, histogram } from '../../src/report/render.js';
 import { servicePort } from '../../src/report/service-port.js';
 import { summarize } from '../../src/report/summarize.js';
-import { unitOf } from '../../src/report/unit.js';
+import { unitOf } from '../../src/enrich/container.js';
 import { sampleEvent } from '../helpers/sample-events.js';
 
 const events = [
